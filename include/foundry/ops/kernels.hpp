@@ -1,0 +1,146 @@
+// ops/kernels.hpp: the loops every pointwise op runs on: map_unary, map_binary (NumPy broadcasting)
+// and sum_to_shape (the reduction a broadcast's backward needs). Each takes an inlined functor, has a
+// contiguous fast path that the compiler vectorises, and splits large work across threads.
+// No autograd here: ops call these and then record their node.
+#pragma once
+
+#include <type_traits>
+
+#include "foundry/core/tensor.hpp"
+#include "foundry/core/threading.hpp"
+
+namespace foundry::ops::detail {
+
+using foundry::detail::fail;
+using foundry::detail::parallel_for;
+
+inline constexpr Index kPointwiseGrain = 1 << 15;  // elements per thread before forking pays off
+
+// out[i] = f(x[i]) into a new contiguous tensor of element type R.
+template <class R = void, class T, class F>
+auto map_unary(const Tensor<T>& x, F&& f) {
+  using Out = std::conditional_t<std::is_void_v<R>, T, R>;
+  const Tensor<T> src = x.contiguous_data();
+  Tensor<Out> out = Tensor<Out>::empty(x.shape());
+  const T* in = src.data();
+  Out* o = out.data();
+  parallel_for(out.numel(), kPointwiseGrain, [&](Index begin, Index end) {
+    for (Index i = begin; i < end; ++i) o[i] = static_cast<Out>(f(in[i]));
+  });
+  return out;
+}
+
+// Strides that read `t` as if it had shape `out` (aligned right; 0 on broadcast axes).
+template <class T>
+Strides broadcast_strides(const Tensor<T>& t, const Shape& out) {
+  Strides s = Shape::filled(out.size(), 0);
+  const int shift = out.size() - t.dim();
+  for (int i = 0; i < t.dim(); ++i) s[i + shift] = t.shape()[i] == 1 ? 0 : t.strides()[i];
+  return s;
+}
+
+// True when `t`, read with broadcasting into `out`, is a contiguous block repeated along leading axes:
+// then element i of the output reads t.data()[i % t.numel()].
+template <class T>
+bool is_trailing_block(const Tensor<T>& t, const Shape& out) {
+  if (!t.is_contiguous()) return false;
+  int i = t.dim() - 1, j = out.size() - 1;
+  while (i >= 0 && t.shape()[i] == out[j]) --i, --j;
+  for (; i >= 0; --i)
+    if (t.shape()[i] != 1) return false;
+  return true;
+}
+
+// out[i] = f(a[i], b[i]) with broadcasting, into a new contiguous tensor of element type R.
+template <class R = void, class T, class F>
+auto map_binary(const char* op, const Tensor<T>& a, const Tensor<T>& b, F&& f) {
+  using Out = std::conditional_t<std::is_void_v<R>, T, R>;
+  const Shape shape = a.shape() == b.shape() ? a.shape() : foundry::detail::broadcast_shapes(op, a.shape(), b.shape());
+  Tensor<Out> out = Tensor<Out>::empty(shape);
+  const Index n = out.numel();
+  Out* o = out.data();
+  if (n == 0) return out;
+  const bool a_full = a.shape() == shape && a.is_contiguous(), b_full = b.shape() == shape && b.is_contiguous();
+  if (a_full && b_full) {
+    const T *pa = a.data(), *pb = b.data();
+    parallel_for(n, kPointwiseGrain, [&](Index begin, Index end) {
+      for (Index i = begin; i < end; ++i) o[i] = static_cast<Out>(f(pa[i], pb[i]));
+    });
+    return out;
+  }
+  // A full operand against a repeated trailing block, e.g. [B, T, C] + [C]: rows of length `inner`.
+  if ((a_full && is_trailing_block(b, shape)) || (b_full && is_trailing_block(a, shape))) {
+    const T *pa = a.data(), *pb = b.data();
+    const bool a_is_block = !a_full || (b_full && a.numel() < b.numel());
+    const Index inner = a_is_block ? a.numel() : b.numel();
+    if (inner > 0) {
+      parallel_for(n / inner, std::max<Index>(1, kPointwiseGrain / inner), [&](Index r0, Index r1) {
+        for (Index r = r0; r < r1; ++r) {
+          Out* orow = o + r * inner;
+          if (a_is_block) {
+            const T* brow = pb + r * inner;
+            for (Index j = 0; j < inner; ++j) orow[j] = static_cast<Out>(f(pa[j], brow[j]));
+          } else {
+            const T* arow = pa + r * inner;
+            for (Index j = 0; j < inner; ++j) orow[j] = static_cast<Out>(f(arow[j], pb[j]));
+          }
+        }
+      });
+      return out;
+    }
+  }
+  // General strided case: walk the output in row-major order with an odometer over both operands.
+  const Strides sa = broadcast_strides(a, shape), sb = broadcast_strides(b, shape);
+  const T *ba = a.storage()->data(), *bb = b.storage()->data();
+  const int rank = shape.size();
+  const Index inner = shape[rank - 1], ia = sa[rank - 1], ib = sb[rank - 1];
+  Shape idx = Shape::filled(rank, 0);
+  Index oa = a.offset(), ob = b.offset();
+  for (Index pos = 0; pos < n; pos += inner) {
+    for (Index j = 0; j < inner; ++j) o[pos + j] = static_cast<Out>(f(ba[oa + j * ia], bb[ob + j * ib]));
+    for (int ax = rank - 2; ax >= 0; --ax) {
+      oa += sa[ax];
+      ob += sb[ax];
+      if (++idx[ax] < shape[ax]) break;
+      oa -= sa[ax] * shape[ax];
+      ob -= sb[ax] * shape[ax];
+      idx[ax] = 0;
+    }
+  }
+  return out;
+}
+
+// Sums a gradient of the broadcast shape down to `target` (the shape of the operand that was
+// broadcast): over the leading axes it lacks and over axes where it has extent 1.
+template <class T>
+Tensor<T> sum_to_shape(const Tensor<T>& g, const Shape& target) {
+  if (g.shape() == target) return g;
+  const Tensor<T> src = g.contiguous_data();
+  Tensor<T> out = Tensor<T>::zeros(target);
+  if (target.numel() == 0 || src.numel() == 0) return out;
+  // Common case: target is a trailing block of g ([N, C] -> [C]): column sums of an [N/C, C] matrix.
+  if (is_trailing_block(out, g.shape())) {
+    const Index inner = target.numel();
+    Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> m(src.data(), src.numel() / inner, inner);
+    out.vector() = m.colwise().sum().transpose();
+    return out;
+  }
+  // General case: scatter-add every element of g into its broadcast source position.
+  const Strides so = broadcast_strides(out, g.shape());
+  Tensor<T> view = out.as_strided(g.shape(), so, 0);
+  T* base = out.data();
+  const T* in = src.data();
+  foundry::detail::for_each_offset(view.shape(), view.strides(), Index{0}, [&](Index i, Index off) { base[off] += in[i]; });
+  return out;
+}
+
+// grad_x += g summed down to x's shape (x is an input that was broadcast into g's shape).
+template <class T>
+void accumulate_grad(const Tensor<T>& x, const Tensor<T>& g) {
+  if (!x.requires_grad()) return;
+  Tensor<T> buf = x.grad_ref();
+  if (g.shape() == x.shape()) buf.array() += g.contiguous_data().array();
+  else buf.array() += sum_to_shape(g, x.shape()).array();
+}
+
+}  // namespace foundry::ops::detail
