@@ -18,4 +18,6 @@
 
 #include "foundry/ops/kernels.hpp"
 #include "foundry/ops/view.hpp"
+#include "foundry/ops/matmul.hpp"
+#include "foundry/ops/linear.hpp"
 #include "foundry/ops/tensor_methods.hpp"

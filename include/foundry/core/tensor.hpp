@@ -99,7 +99,17 @@ class Tensor {
     std::copy(values.begin(), values.end(), t.data());
     return t;
   }
-  static Tensor from(std::initializer_list<T> v) { return from(std::vector<T>(v), Shape{static_cast<Index>(v.size())}); }
+  // A 1-D list. Its elements are wrapped so that from({{1}, {2}}) picks the 2-D overload unambiguously.
+  struct Element {
+    T value;
+    Element(T v) : value(v) {}  // NOLINT: implicit on purpose
+  };
+  static Tensor from(std::initializer_list<Element> v) {
+    Tensor t = empty(Shape{static_cast<Index>(v.size())});
+    Index i = 0;
+    for (const auto& e : v) t.data()[i++] = e.value;
+    return t;
+  }
   static Tensor from(std::initializer_list<std::initializer_list<T>> rows) {
     std::vector<T> flat;
     const Index cols = rows.size() ? static_cast<Index>(rows.begin()->size()) : 0;

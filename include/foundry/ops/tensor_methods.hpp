@@ -3,6 +3,7 @@
 #pragma once
 
 #include "foundry/ops/view.hpp"
+#include "foundry/ops/matmul.hpp"
 
 namespace foundry {
 
@@ -25,5 +26,7 @@ template <class T> Tensor<T> Tensor<T>::broadcast_to(const Shape& s) const { ret
 template <class T> Tensor<T> Tensor<T>::squeeze() const { return ops::squeeze(*this); }
 template <class T> Tensor<T> Tensor<T>::squeeze(Index a) const { return ops::squeeze(*this, a); }
 template <class T> Tensor<T> Tensor<T>::unsqueeze(Index a) const { return ops::unsqueeze(*this, a); }
+
+template <class T> Tensor<T> Tensor<T>::matmul(const Tensor<T>& o) const { return ops::matmul(*this, o); }
 
 }  // namespace foundry
