@@ -52,10 +52,12 @@ void with_map(const MatView<T>& view, F&& fn) {
     fn(StridedMap<T, Eigen::ColMajor>(v.data, v.rows, v.cols, Eigen::OuterStride<>(std::max<Index>(v.cs, 1))));
 }
 
-// c (+)= a·b with c a contiguous row-major [a.rows, b.cols] block. Operands must be gemm_ready().
+// c (+)= a·b with c a row-major [a.rows, b.cols] block whose rows are ldc apart (ldc = 0: b.cols).
+// Operands must be gemm_ready().
 template <class T>
-void gemm(const MatView<T>& a, const MatView<T>& b, T* c, bool accumulate) {
-  Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> out(c, a.rows, b.cols);
+void gemm(const MatView<T>& a, const MatView<T>& b, T* c, bool accumulate, Index ldc = 0) {
+  Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, Eigen::Unaligned, Eigen::OuterStride<>> out(
+      c, a.rows, b.cols, Eigen::OuterStride<>(ldc > 0 ? ldc : std::max<Index>(b.cols, 1)));
   if (a.cols == 0) {
     if (!accumulate) out.setZero();
     return;

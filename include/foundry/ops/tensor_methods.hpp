@@ -2,8 +2,11 @@
 // thin forwards to the free functions in ops/ (so core/ does not depend on ops/).
 #pragma once
 
-#include "foundry/ops/view.hpp"
+#include "foundry/ops/activation.hpp"
+#include "foundry/ops/elementwise.hpp"
 #include "foundry/ops/matmul.hpp"
+#include "foundry/ops/reduce.hpp"
+#include "foundry/ops/view.hpp"
 
 namespace foundry {
 
@@ -28,5 +31,51 @@ template <class T> Tensor<T> Tensor<T>::squeeze(Index a) const { return ops::squ
 template <class T> Tensor<T> Tensor<T>::unsqueeze(Index a) const { return ops::unsqueeze(*this, a); }
 
 template <class T> Tensor<T> Tensor<T>::matmul(const Tensor<T>& o) const { return ops::matmul(*this, o); }
+
+template <class T> Tensor<T> Tensor<T>::pow(double e) const { return ops::pow(*this, e); }
+template <class T> Tensor<T> Tensor<T>::exp() const { return ops::exp(*this); }
+template <class T> Tensor<T> Tensor<T>::log() const { return ops::log(*this); }
+template <class T> Tensor<T> Tensor<T>::sqrt() const { return ops::sqrt(*this); }
+template <class T> Tensor<T> Tensor<T>::rsqrt() const { return ops::rsqrt(*this); }
+template <class T> Tensor<T> Tensor<T>::abs() const { return ops::abs(*this); }
+template <class T> Tensor<T> Tensor<T>::tanh() const { return ops::tanh(*this); }
+template <class T> Tensor<T> Tensor<T>::sigmoid() const { return ops::sigmoid(*this); }
+template <class T> Tensor<T> Tensor<T>::relu() const { return ops::relu(*this); }
+template <class T> Tensor<T> Tensor<T>::neg() const { return ops::neg(*this); }
+template <class T> Tensor<T> Tensor<T>::sum() const { return ops::sum(*this); }
+template <class T> Tensor<T> Tensor<T>::sum(const Shape& axes, bool keepdim) const { return ops::sum(*this, axes, keepdim); }
+template <class T> Tensor<T> Tensor<T>::mean() const { return ops::mean(*this); }
+template <class T> Tensor<T> Tensor<T>::mean(const Shape& axes, bool keepdim) const { return ops::mean(*this, axes, keepdim); }
+
+namespace detail {
+template <class T>
+void expect_writable(const char* op, const Tensor<T>& t) {
+  if (autograd::is_grad_enabled() && t.requires_grad())
+    fail<AutogradError>(op, ": in-place operation on a tensor that requires grad (shape ", t.shape(),
+                        "); wrap it in NoGradGuard (optimizer updates) or work on a clone()");
+}
+}  // namespace detail
+
+// Writes value into every element (through any view); bumps the storage version.
+template <class T> Tensor<T> Tensor<T>::fill_(T value) const {
+  detail::expect_writable("fill_", *this);
+  T* base = storage()->data();
+  detail::for_each_offset(shape(), strides(), offset(), [&](Index, Index off) { base[off] = value; });
+  storage()->bump_version();
+  return *this;
+}
+
+// Copies src (broadcast to this shape) into this tensor's elements; bumps the storage version.
+template <class T> Tensor<T> Tensor<T>::copy_(const Tensor<T>& src) const {
+  detail::expect_writable("copy_", *this);
+  if (detail::broadcast_shapes("copy_", src.shape(), shape()) != shape())
+    detail::fail<ShapeError>("copy_: source ", src.shape(), " does not broadcast to destination ", shape());
+  const Tensor<T> s = src.detach().expand(shape()).clone_data();  // also safe when src aliases *this
+  T* base = storage()->data();
+  const T* in = s.data();
+  detail::for_each_offset(shape(), strides(), offset(), [&](Index i, Index off) { base[off] = in[i]; });
+  storage()->bump_version();
+  return *this;
+}
 
 }  // namespace foundry

@@ -1,0 +1,229 @@
+// ops/activation.hpp: the pointwise nonlinearities: relu, gelu (exact erf form and tanh
+// approximation), sigmoid, tanh, erf. Each is written to stay accurate where the textbook formula
+// cancels or overflows (large |x|, the far negative tail of gelu); arithmetic is in elementwise.hpp.
+#pragma once
+
+#include <cmath>
+#include <numbers>
+#include <utility>
+
+#include "foundry/ops/elementwise.hpp"
+
+namespace foundry {
+namespace ops {
+
+namespace detail {
+
+// Eigen temporaries of one block stay in L1 while the block is computed. Each materialised
+// temporary is a pass, so the formulas below keep few of them and fuse the rest into one expression.
+template <class S>
+using Block = Eigen::Array<S, Eigen::Dynamic, 1, Eigen::ColMajor, kPointwiseBlock, 1>;
+
+// y = fn(x) blockwise, fn taking an Eigen array of x values in S and returning one of y values. S is
+// the type the math runs in: T itself where that keeps a few ulp, double where float would lose
+// digits (tanh). xc is contiguous.
+template <class S, class T, class F>
+Tensor<T> map_blocks(const Tensor<T>& xc, F&& fn) {
+  Tensor<T> y = Tensor<T>::empty(xc.shape());
+  for_blocks(y.numel(), [&](Index b, Index m) {
+    if constexpr (std::is_same_v<S, T>) seg(y, b, m) = fn(seg(xc, b, m));
+    else seg(y, b, m) = fn(Block<S>(seg(xc, b, m).template cast<S>())).template cast<T>();
+  });
+  return y;
+}
+
+// grad_x += fn(g, v) blockwise, g the output gradient and v the values backward needs (x or y,
+// contiguous), as Eigen arrays.
+template <class T, class F>
+void add_grad_blocks(const Tensor<T>& x, const Tensor<T>& grad_y, const Tensor<T>& saved, F&& fn) {
+  const Tensor<T> gx = x.grad_ref();
+  for_blocks(gx.numel(), [&](Index b, Index m) { seg(gx, b, m) += fn(seg(grad_y, b, m), seg(saved, b, m)); });
+}
+
+template <class D>
+Block<typename D::Scalar> exp_block(const Eigen::ArrayBase<D>& v) {
+  Block<typename D::Scalar> e(v.size());
+  exp_into(v.derived(), e);
+  return e;
+}
+
+// σ(x) = 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) for x < 0: one exp of -|x| serves both,
+// neither overflows, and σ of a very negative x keeps its tiny value instead of rounding to 0.
+template <class D>
+Block<typename D::Scalar> sigmoid_block(const Eigen::ArrayBase<D>& x) {
+  using S = typename D::Scalar;
+  const Block<S> e = exp_block(-x.abs());
+  return (x >= S(0)).select(S(1), e) / (S(1) + e);
+}
+
+// Φ(x) = erfc(-x/√2) / 2, the standard normal CDF, in float. Numerical Recipes' erfcc fit
+// erfc(z) ≈ t·exp(-z² + P(t)), t = 1/(1 + z/2), has relative error below 1.2e-7 everywhere. Two
+// things keep float near that: the erfc form (1 + erf(x/√2) cancels to nothing in the negative
+// tail), and an exact exponent: the rounding of z² = x²/2 alone would cost x²·3e-8 relative error
+// (30 ulp at x = -10), so x² is split exactly (Dekker's product over Veltkamp's split) and the
+// exponent travels as a float plus a correction applied after the exp. x·Φ(x) is then within 5e-7
+// relative (7 ulp) for x >= -13; |x| is clamped at 20, where Φ is already 0 or 1 in float.
+template <class D>
+Block<float> normal_cdf_block(const Eigen::ArrayBase<D>& x_in) {
+  static_assert(std::is_same_v<typename D::Scalar, float>);
+  const Block<float> x = x_in.max(-20.0f).min(20.0f);
+  const Block<float> t = 1.0f / (1.0f + 0.35355339f * x.abs());  // z/2 = |x|/(2√2)
+  const Block<float> p =
+      -1.26551223f +
+      t * (1.00002368f +
+           t * (0.37409196f +
+                t * (0.09678418f +
+                     t * (-0.18628806f + t * (0.27886807f + t * (-1.13520398f + t * (1.48851587f + t * (-0.82215223f + t * 0.17087277f))))))));
+  // Named temporaries, not auto expressions: Eigen re-evaluates a nested expression at every use.
+  const Block<float> hi = -0.5f * (x * x);
+  const Block<float> s = p + hi;
+  const Block<float> e = exp_block(s);
+  const Block<float> c = 4097.0f * x;
+  const Block<float> xh = c - (c - x);  // x = xh + xl, each half a float mantissa
+  const Block<float> xl = x - xh;
+  const Block<float> lo = -0.5f * (((xh * xh + 2.0f * hi) + 2.0f * xh * xl) + xl * xl);  // -x²/2 = hi + lo
+  const Block<float> sp = s - p;
+  const Block<float> err = (p - (s - sp)) + (hi - sp);  // p + hi = s + err (Knuth's TwoSum)
+  const Block<float> half_erfc = 0.5f * t * e * (1.0f + (err + lo));  // erfc(|z|) / 2
+  return (x <= 0.0f).select(half_erfc, 1.0f - half_erfc);
+}
+
+inline constexpr double kInvSqrt2Pi = 0.3989422804014327;     // 1/√(2π): the normal density at 0
+inline constexpr double kGeluTanhScale = 0.7978845608028654;  // √(2/π)
+inline constexpr double kGeluTanhCubic = 0.044715;
+
+// The tanh form of gelu, 0.5·x·(1 + tanh(u)) with u = √(2/π)(x + 0.044715x³), is x·σ(w), w = 2u:
+// 1 + tanh(u) = 2σ(2u), and the σ form keeps the negative tail where 1 + tanh(u) cancels. It and its
+// gradient need w and e = exp(-|w|). In float, w's rounding would cost |w|·1e-7 relative
+// error in the tail (w reaches -87 before σ underflows), so w is formed in double and split into a
+// float plus a correction applied after the exp.
+template <class D>
+std::pair<Block<typename D::Scalar>, Block<typename D::Scalar>> gelu_tanh_parts(const Eigen::ArrayBase<D>& x) {
+  using S = typename D::Scalar;
+  const Block<double> xd = x.template cast<double>().max(-100.0).min(100.0);  // σ(w) is 0 or 1 long before
+  const Block<double> wd = 2 * kGeluTanhScale * xd * (1.0 + kGeluTanhCubic * xd * xd);
+  Block<S> w = wd.template cast<S>();
+  Block<S> e = exp_block(-w.abs());
+  if constexpr (!std::is_same_v<S, double>) {
+    const Block<S> w_lo = (wd - w.template cast<double>()).template cast<S>();  // wd = w + w_lo
+    e *= S(1) - (w >= S(0)).select(w_lo, -w_lo);  // exp(-|wd|) = e·exp(∓w_lo)
+  }
+  return {std::move(w), std::move(e)};
+}
+
+}  // namespace detail
+
+// max(x, 0); NaN stays NaN. grad = g where y > 0.
+template <class T>
+Tensor<T> relu(const Tensor<T>& x) {
+  detail::expect_floating<T>();
+  Tensor<T> y = detail::map_blocks<T>(x.contiguous_data(), [](const auto& v) -> detail::Block<T> { return (v < T(0)).select(T(0), v); });
+  return autograd::record<T>("relu", y, {x}, [x, y = y.detach()](const Tensor<T>& grad_y) {
+    detail::add_grad_blocks(x, grad_y, y, [](const auto& g, const auto& r) -> detail::Block<T> { return (r > T(0)).select(g, T(0)); });
+  }, true);
+}
+
+// 1 / (1 + e^-x), stable for any |x| (within 3 ulp in float); grad = y(1 - y)·g.
+template <class T>
+Tensor<T> sigmoid(const Tensor<T>& x) {
+  detail::expect_floating<T>();
+  Tensor<T> y = detail::map_blocks<T>(x.contiguous_data(), [](const auto& v) { return detail::sigmoid_block(v); });
+  return autograd::record<T>("sigmoid", y, {x}, [x, y = y.detach()](const Tensor<T>& grad_y) {
+    detail::accumulate_broadcast(x, y.shape(), [](T g, T s) { return g * s * (T(1) - s); }, grad_y, y);
+  }, true);
+}
+
+// tanh(x); grad = (1 - y²)·g. Float: (1 - e)/(1 + e) with e = e^-2|x| in double, and x itself below
+// 2^-12 where 1 - e would lose the digits (tanh x = x to float precision there). Double: std::tanh.
+template <class T>
+Tensor<T> tanh(const Tensor<T>& x) {
+  detail::expect_floating<T>();
+  Tensor<T> y;
+  if constexpr (std::is_same_v<T, float>) {
+    y = detail::map_blocks<double>(x.contiguous_data(), [](const auto& v) -> detail::Block<double> {
+      const detail::Block<double> e = detail::exp_block(-2.0 * v.abs());
+      const detail::Block<double> t = (1.0 - e) / (1.0 + e);
+      return (v.abs() < 0x1p-12).select(v, (v < 0.0).select(-t, t));
+    });
+  } else {
+    y = detail::map_broadcast<T>(x.shape(), [](T v) { return std::tanh(v); }, x);
+  }
+  return autograd::record<T>("tanh", y, {x}, [x, y = y.detach()](const Tensor<T>& grad_y) {
+    detail::accumulate_broadcast(x, y.shape(), [](T g, T t) { return g * (T(1) - t * t); }, grad_y, y);
+  }, true);
+}
+
+// The error function, via std::erf in double (correctly rounded for float); grad = 2/√π·e^(-x²)·g.
+template <class T>
+Tensor<T> erf(const Tensor<T>& x) {
+  detail::expect_floating<T>();
+  Tensor<T> y = detail::map_broadcast<T>(x.shape(), [](T v) { return static_cast<T>(std::erf(static_cast<double>(v))); }, x);
+  return autograd::record<T>("erf", y, {x}, [x](const Tensor<T>& grad_y) {
+    detail::accumulate_broadcast(x, grad_y.shape(), [](T g, T v) {
+      const double d = v;
+      return static_cast<T>(g * std::numbers::inv_sqrtpi * 2 * std::exp(-d * d));
+    }, grad_y, x);
+  });
+}
+
+// torch.nn.functional.gelu's approximate='none' (x·Φ(x), Φ the normal CDF) and approximate='tanh'.
+enum class GeluApproximation { kNone, kTanh };
+
+// gelu(x) = x·Φ(x); grad = Φ(x) + x·φ(x), φ the normal density. Float results stay within 5e-7
+// relative (exact form) and 3 ulp (tanh form, x >= -9.5) also in the negative tail, where PyTorch's
+// 0.5·x·(1 + erf(x/√2)) cancels to 0. Double uses std::erfc for the exact form.
+template <class T>
+Tensor<T> gelu(const Tensor<T>& x, GeluApproximation approximate = GeluApproximation::kNone) {
+  detail::expect_floating<T>();
+  using Block = detail::Block<T>;
+  const Tensor<T> xc = x.contiguous_data();
+  if (approximate == GeluApproximation::kTanh) {
+    Tensor<T> y = detail::map_blocks<T>(xc, [](const auto& v) -> Block {
+      const auto [w, e] = detail::gelu_tanh_parts(v);
+      return v * (w >= T(0)).select(T(1), e) / (T(1) + e);  // x·σ(w)
+    });
+    return autograd::record<T>("gelu", y, {x}, [x, xc](const Tensor<T>& grad_y) {
+      // d/dx x·σ(w) = σ(w) + x·σ(w)σ(-w)·w', w' = 2√(2/π)(1 + 3·0.044715x²). Where σ(w)σ(-w) is 0
+      // (|x| huge) the second term is 0, even if x·w' overflowed.
+      detail::add_grad_blocks(x, grad_y, xc, [](const auto& g, const auto& v) -> Block {
+        const auto [w, e] = detail::gelu_tanh_parts(v);
+        const Block r = T(1) / (T(1) + e);
+        const Block s = (w >= T(0)).select(T(1), e) * r;
+        const Block q = e * r * r;  // σ(w)σ(-w) = σ(w)(1 - σ(w)) without its cancellation near 1
+        const Block dw = T(2 * detail::kGeluTanhScale) * (T(1) + T(3 * detail::kGeluTanhCubic) * v * v);
+        return (v == v).select(g * (s + (q > T(0)).select(v * q * dw, T(0))), v);  // NaN in, NaN out
+      });
+    });
+  }
+  Tensor<T> y;
+  if constexpr (std::is_same_v<T, float>) {
+    y = detail::map_blocks<float>(xc, [](const auto& v) -> Block { return v * detail::normal_cdf_block(v); });
+  } else {
+    y = detail::map_broadcast<T>(x.shape(), [](T v) { return v * T(0.5) * std::erfc(-v * std::numbers::sqrt2 / 2); }, xc);
+  }
+  return autograd::record<T>("gelu", y, {x}, [x, xc](const Tensor<T>& grad_y) {
+    if constexpr (std::is_same_v<T, float>) {
+      detail::add_grad_blocks(x, grad_y, xc, [](const auto& g, const auto& v) -> Block {
+        const Block vc = v.max(-20.0f).min(20.0f);  // φ is 0 in float beyond; keeps x·φ from inf·0
+        const Block phi = detail::exp_block(-0.5f * vc * vc);
+        const Block d = detail::normal_cdf_block(v) + vc * float(detail::kInvSqrt2Pi) * phi;
+        return (v == v).select(g * d, v);  // NaN in, NaN out (the clamp would hide it)
+      });
+    } else {
+      detail::accumulate_broadcast(x, xc.shape(), [](T g, T v) {
+        return g * (T(0.5) * std::erfc(-v * std::numbers::sqrt2 / 2) + v * detail::kInvSqrt2Pi * std::exp(-v * v / 2));
+      }, grad_y, xc);
+    }
+  });
+}
+
+}  // namespace ops
+
+using ops::erf;
+using ops::gelu;
+using ops::GeluApproximation;
+using ops::relu;
+using ops::sigmoid;
+using ops::tanh;
+
+}  // namespace foundry

@@ -1,0 +1,217 @@
+// ops/attention.hpp: scaled_dot_product_attention as one fused op with its own backward:
+//   out = dropout(softmax(q·kᵀ·scale + bias + mask)) · v        (Vaswani et al. 2017, eq. 1)
+// Each (batch, head) pair is one task for a thread: two small GEMMs around a fused
+// scale-bias-mask-softmax pass over the score rows. Only the probabilities P [B, H, Sq, Sk] are kept
+// for backward; the dropout mask is regenerated from the Generator's counter instead of stored.
+// Rows whose keys are all masked give zeros (never NaN). Heads may be strided views (the usual
+// [B, S, H, D] -> [B, H, S, D] permute is not copied); the output is laid out [B, Sq, H, Dv] in memory
+// and returned as a [B, H, Sq, Dv] view, so merging heads back is free.
+#pragma once
+
+#include <cmath>
+#include <limits>
+
+#include "foundry/core/generator.hpp"
+#include "foundry/ops/matmul.hpp"
+
+namespace foundry {
+namespace ops {
+
+template <class T>
+struct AttentionOptions {
+  Tensor<bool> key_mask;             // [B, Sk]: true = attend (Hugging Face's attention_mask); undefined: none
+  Tensor<std::int64_t> key_lengths;  // [B]: keys at positions >= length are masked; undefined: none
+  bool causal = false;               // query i sees keys j <= i + (Sk - Sq) (aligned to the end, for KV caches)
+  Tensor<T> bias;                    // additive, broadcastable to [B, H, Sq, Sk]; may require grad
+  double dropout = 0.0;              // on the probabilities; pass 0 in eval mode
+  Generator* generator = nullptr;    // for dropout; default_generator() when null
+  double scale = 0.0;                // 0: 1/sqrt(D)
+};
+
+template <class T>
+struct AttentionResult {
+  Tensor<T> output;   // [B, H, Sq, Dv]
+  Tensor<T> weights;  // [B, H, Sq, Sk] softmax probabilities (before dropout), detached
+};
+
+namespace detail {
+
+template <class T>
+MatView<T> head(const Tensor<T>& x, Index b, Index h) {  // x: [B, H, S, D] -> [S, D] of (b, h)
+  return {x.data() + b * x.stride(0) + h * x.stride(1), x.size(2), x.size(3), x.stride(2), x.stride(3)};
+}
+
+template <class T>
+Tensor<T> gemm_ready_heads(const Tensor<T>& x) {  // copies only if a head matrix is not mappable
+  return head(x, 0, 0).gemm_ready() ? x : x.clone_data();
+}
+
+}  // namespace detail
+
+// q: [B, H, Sq, D], k: [B, H, Sk, D], v: [B, H, Sk, Dv] -> output [B, H, Sq, Dv] and probabilities.
+template <class T>
+AttentionResult<T> scaled_dot_product_attention_with_weights(const Tensor<T>& q_in, const Tensor<T>& k_in,
+                                                             const Tensor<T>& v_in, const AttentionOptions<T>& opt = {}) {
+  using foundry::detail::fail;
+  const char* op = "scaled_dot_product_attention";
+  if (q_in.dim() != 4 || k_in.dim() != 4 || v_in.dim() != 4)
+    fail<ShapeError>(op, ": q, k, v must be [B, H, S, D], got q ", q_in.shape(), ", k ", k_in.shape(), ", v ", v_in.shape());
+  const Index B = q_in.size(0), H = q_in.size(1), Sq = q_in.size(2), D = q_in.size(3);
+  const Index Sk = k_in.size(2), Dv = v_in.size(3);
+  if (k_in.size(0) != B || k_in.size(1) != H || k_in.size(3) != D || v_in.size(0) != B || v_in.size(1) != H ||
+      v_in.size(2) != Sk)
+    fail<ShapeError>(op, ": q ", q_in.shape(), ", k ", k_in.shape(), " and v ", v_in.shape(),
+                     " disagree (need q [B, H, Sq, D], k [B, H, Sk, D], v [B, H, Sk, Dv])");
+  if (opt.key_mask.defined() && opt.key_mask.shape() != Shape{B, Sk})
+    fail<ShapeError>(op, ": key_mask must be [B, Sk] = [", B, ", ", Sk, "], got ", opt.key_mask.shape());
+  if (opt.key_lengths.defined() && opt.key_lengths.shape() != Shape{B})
+    fail<ShapeError>(op, ": key_lengths must be [B] = [", B, "], got ", opt.key_lengths.shape());
+  if (!(opt.dropout >= 0.0 && opt.dropout < 1.0)) fail<ValueError>(op, ": dropout must be in [0, 1), got ", opt.dropout);
+  const Shape score_shape{B, H, Sq, Sk};
+  Tensor<T> bias;
+  if (opt.bias.defined()) {
+    foundry::detail::broadcast_shapes(op, opt.bias.shape(), score_shape);
+    if (foundry::detail::broadcast_shapes(op, opt.bias.shape(), score_shape) != score_shape)
+      fail<ShapeError>(op, ": bias ", opt.bias.shape(), " does not broadcast to the scores ", score_shape);
+    bias = opt.bias.detach().expand(score_shape);  // strided view, stride 0 on broadcast axes
+  }
+  const Tensor<T> q = detail::gemm_ready_heads(q_in), k = detail::gemm_ready_heads(k_in), v = detail::gemm_ready_heads(v_in);
+  const T scale = static_cast<T>(opt.scale > 0 ? opt.scale : 1.0 / std::sqrt(static_cast<double>(D)));
+
+  // Key limit per batch row from padding masks; keys beyond a row's causal limit are masked too.
+  std::vector<std::uint8_t> keep(static_cast<std::size_t>(B * Sk), 1);
+  if (opt.key_mask.defined()) {
+    const Tensor<bool> m = opt.key_mask.contiguous_data();
+    for (Index i = 0; i < B * Sk; ++i) keep[static_cast<std::size_t>(i)] = m.data()[i] ? 1 : 0;
+  }
+  if (opt.key_lengths.defined()) {
+    const Tensor<std::int64_t> len = opt.key_lengths.contiguous_data();
+    for (Index b = 0; b < B; ++b) {
+      if (len.data()[b] < 0 || len.data()[b] > Sk)
+        fail<ValueError>(op, ": key_lengths[", b, "] = ", len.data()[b], " outside [0, ", Sk, "]");
+      for (Index j = len.data()[b]; j < Sk; ++j) keep[static_cast<std::size_t>(b * Sk + j)] = 0;
+    }
+  }
+
+  Tensor<T> probs = Tensor<T>::empty(score_shape);
+  Tensor<T> out_mem = Tensor<T>::empty({B, Sq, H, Dv});  // merged-heads layout
+  Tensor<T> out = out_mem.as_strided({B, H, Sq, Dv}, {Sq * H * Dv, Dv, H * Dv, 1}, 0);
+  const double p = opt.dropout;
+  Generator& gen = opt.generator ? *opt.generator : default_generator();
+  const std::uint64_t drop_base = p > 0 ? gen.reserve_blocks(static_cast<std::uint64_t>((B * H * Sq * Sk + 3) / 4)) : 0;
+  const T keep_scale = static_cast<T>(1.0 / (1.0 - p));
+  const Index causal_shift = Sk - Sq;
+  const bool has_bias = bias.defined();
+
+  // The fused row pass: scale, bias, masks, softmax. Returns nothing; row is overwritten with P.
+  auto softmax_row = [&](T* row, Index b, Index h, Index i) {
+    const std::uint8_t* kb = keep.data() + b * Sk;
+    const Index limit = opt.causal ? std::min<Index>(Sk, i + causal_shift + 1) : Sk;
+    const T* brow = has_bias ? bias.storage()->data() + bias.offset() + b * bias.stride(0) + h * bias.stride(1) + i * bias.stride(2) : nullptr;
+    const Index bstride = has_bias ? bias.stride(3) : 0;
+    T max = -std::numeric_limits<T>::infinity();
+    for (Index j = 0; j < limit; ++j) {
+      if (!kb[j]) continue;
+      T s = row[j] * scale;
+      if (brow) s += brow[j * bstride];
+      row[j] = s;
+      max = std::max(max, s);
+    }
+    if (max == -std::numeric_limits<T>::infinity()) {  // every key masked (or -inf bias): zeros
+      std::fill_n(row, Sk, T(0));
+      return;
+    }
+    T sum = 0;
+    for (Index j = 0; j < limit; ++j) {
+      const T e = kb[j] ? std::exp(row[j] - max) : T(0);
+      row[j] = e;
+      sum += e;
+    }
+    std::fill(row + limit, row + Sk, T(0));
+    const T inv = T(1) / sum;
+    for (Index j = 0; j < limit; ++j) row[j] *= inv;
+  };
+
+  foundry::detail::parallel_for(B * H, 1, [&](Index t0, Index t1) {
+    std::vector<T> dropped(p > 0 ? static_cast<std::size_t>(Sq * Sk) : 0);
+    for (Index t = t0; t < t1; ++t) {
+      const Index b = t / H, h = t % H;
+      T* P = probs.data() + t * Sq * Sk;
+      detail::gemm(detail::head(q, b, h), detail::head(k, b, h).transposed(), P, false);  // scores q·kᵀ
+      for (Index i = 0; i < Sq; ++i) softmax_row(P + i * Sk, b, h, i);
+      const T* A = P;
+      if (p > 0) {  // A = P ∘ mask / (1 - p), the mask a function of (seed, counter, element)
+        const Index first = t * Sq * Sk;
+        for (Index e = 0; e < Sq * Sk; ++e)
+          dropped[static_cast<std::size_t>(e)] = gen.uniform_at<float>(drop_base, first + e) < p ? T(0) : P[e] * keep_scale;
+        A = dropped.data();
+      }
+      detail::gemm(detail::MatView<T>{const_cast<T*>(A), Sq, Sk, Sk, 1}, detail::head(v, b, h), out.data() + b * Sq * H * Dv + h * Dv,
+                   false, H * Dv);
+    }
+  });
+
+  Tensor<T> result = autograd::record<T>(
+      op, out, {q_in, k_in, v_in, opt.bias},
+      [q_in, k_in, v_in, q, k, v, probs, bias_in = opt.bias, B, H, Sq, Sk, D, Dv, scale, p, keep_scale, drop_base,
+       gen_seed = gen.seed()](const Tensor<T>& grad_out) {
+        const Generator replay(gen_seed);
+        const bool want_q = q_in.requires_grad(), want_k = k_in.requires_grad(), want_v = v_in.requires_grad();
+        const bool want_bias = bias_in.defined() && bias_in.requires_grad();
+        // Contiguous [B, H, S, D] gradient buffers, written per head by the owning thread.
+        Tensor<T> gq = want_q ? q_in.grad_ref() : Tensor<T>(), gk = want_k ? k_in.grad_ref() : Tensor<T>();
+        Tensor<T> gv = want_v ? v_in.grad_ref() : Tensor<T>();
+        Tensor<T> gbias = want_bias ? Tensor<T>::empty({B, H, Sq, Sk}) : Tensor<T>();
+        foundry::detail::parallel_for(B * H, 1, [&](Index t0, Index t1) {
+          std::vector<T> a(p > 0 ? static_cast<std::size_t>(Sq * Sk) : 0), ds(static_cast<std::size_t>(Sq * Sk));
+          for (Index t = t0; t < t1; ++t) {
+            const Index b = t / H, h = t % H;
+            const T* P = probs.data() + t * Sq * Sk;
+            const detail::MatView<T> g = detail::head(grad_out, b, h);
+            const Index first = t * Sq * Sk;
+            auto kept = [&](Index e) { return replay.uniform_at<float>(drop_base, first + e) >= p; };
+            const T* A = P;
+            if (p > 0) {
+              for (Index e = 0; e < Sq * Sk; ++e) a[static_cast<std::size_t>(e)] = kept(e) ? P[e] * keep_scale : T(0);
+              A = a.data();
+            }
+            if (want_v)  // grad_v = Aᵀ·grad_out
+              detail::gemm(detail::MatView<T>{const_cast<T*>(A), Sq, Sk, Sk, 1}.transposed(), g, gv.data() + t * Sk * Dv, true);
+            // grad_A = grad_out·vᵀ, then through dropout, then softmax: dS = P ∘ (dP - rowsum(dP ∘ P))
+            detail::gemm(g, detail::head(v, b, h).transposed(), ds.data(), false);
+            for (Index i = 0; i < Sq; ++i) {
+              T* dr = ds.data() + i * Sk;
+              const T* pr = P + i * Sk;
+              if (p > 0)
+                for (Index j = 0; j < Sk; ++j) dr[j] = kept(i * Sk + j) ? dr[j] * keep_scale : T(0);
+              T dot = 0;
+              for (Index j = 0; j < Sk; ++j) dot += dr[j] * pr[j];
+              for (Index j = 0; j < Sk; ++j) dr[j] = pr[j] * (dr[j] - dot);
+            }
+            if (want_bias) std::copy(ds.begin(), ds.end(), gbias.data() + t * Sq * Sk);
+            const detail::MatView<T> dsv{ds.data(), Sq, Sk, Sk, 1};
+            if (want_q || want_k)
+              for (T& x : ds) x *= scale;  // scores were q·kᵀ·scale
+            if (want_q) detail::gemm(dsv, detail::head(k, b, h), gq.data() + t * Sq * D, true);  // grad_q = dS·k
+            if (want_k) detail::gemm(dsv.transposed(), detail::head(q, b, h), gk.data() + t * Sk * D, true);  // grad_k = dSᵀ·q
+          }
+        });
+        if (want_bias) detail::accumulate_grad(bias_in, gbias);
+      });
+  return {result, probs};
+}
+
+// The output alone: softmax(q·kᵀ/sqrt(D) + mask)·v.
+template <class T>
+Tensor<T> scaled_dot_product_attention(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v,
+                                       const AttentionOptions<T>& opt = {}) {
+  return scaled_dot_product_attention_with_weights(q, k, v, opt).output;
+}
+
+}  // namespace ops
+
+using ops::AttentionOptions;
+using ops::scaled_dot_product_attention;
+using ops::scaled_dot_product_attention_with_weights;
+
+}  // namespace foundry

@@ -1,0 +1,249 @@
+// ops/loss.hpp: cross_entropy (a fused log_softmax + NLL with ignore_index and label smoothing),
+// nll_loss and mse_loss, with PyTorch's reductions. Classes sit on the LAST axis: logits [N, C] or
+// [B, T, C] with targets [N] or [B, T] (PyTorch puts them on axis 1 when rank > 2; for [N, C] the two
+// agree). Class weights are not supported. Usage:
+//   auto loss = cross_entropy(logits, labels, {.ignore_index = -100, .label_smoothing = 0.1});
+#pragma once
+
+#include <algorithm>
+#include <string>
+
+#include "foundry/ops/softmax.hpp"
+
+namespace foundry {
+namespace ops {
+
+// How a loss folds its per-element values: None keeps them (shape of the target), Sum adds them,
+// Mean divides the sum by the number of counted elements (non-ignored targets for class losses).
+enum class Reduction { None, Mean, Sum };
+
+struct CrossEntropyOptions {
+  Index ignore_index = -100;    // targets equal to this add nothing and are not counted by Mean
+  double label_smoothing = 0.0; // ε in [0, 1]: the target distribution is (1 - ε)·onehot + ε/C
+  Reduction reduction = Reduction::Mean;
+};
+
+struct NllLossOptions {
+  Index ignore_index = -100;
+  Reduction reduction = Reduction::Mean;
+};
+
+namespace detail {
+
+inline std::string multi_index_str(const Shape& shape, Index flat) {
+  Shape idx = Shape::filled(shape.size(), 0);
+  for (int a = shape.size() - 1; a >= 0; --a) {
+    idx[a] = shape[a] ? flat % shape[a] : 0;
+    flat = shape[a] ? flat / shape[a] : 0;
+  }
+  return idx.str();
+}
+
+// Checks scores [..., C] against target [...] and returns the batch shape [...].
+template <class T>
+Shape class_batch_shape(const char* op, const char* scores_name, const Tensor<T>& scores, const Tensor<std::int64_t>& target) {
+  if (scores.dim() < 1) fail<ShapeError>(op, ": ", scores_name, " must have a class axis (last), got shape ", scores.shape());
+  Shape batch = scores.shape();
+  batch.erase(batch.size() - 1);
+  if (target.shape() != batch)
+    fail<ShapeError>(op, ": target shape ", target.shape(), " does not match ", scores_name, " shape ", scores.shape(),
+                     " without its class axis, ", batch);
+  return batch;
+}
+
+// Every target must be ignore_index or a class in [0, C); returns how many are not ignored.
+inline Index check_class_targets(const char* op, const Tensor<std::int64_t>& target, Index classes, Index ignore_index,
+                                 const Shape& scores_shape) {
+  const std::int64_t* t = target.data();
+  Index counted = 0;
+  for (Index i = 0; i < target.numel(); ++i) {
+    if (t[i] == ignore_index) continue;
+    if (t[i] < 0 || t[i] >= classes)
+      fail<IndexError>(op, ": target ", t[i], " at position ", multi_index_str(target.shape(), i), " is out of range for ",
+                       classes, " classes (scores ", scores_shape, "); expected a class in [0, ", classes,
+                       ") or ignore_index ", ignore_index);
+    ++counted;
+  }
+  return counted;
+}
+
+// The reduced loss from per-element values (double), and the gradient scale of element i.
+template <class T>
+Tensor<T> reduce_loss(const std::vector<double>& values, const Shape& batch, Reduction reduction, Index counted) {
+  if (reduction == Reduction::None) {
+    Tensor<T> y = Tensor<T>::empty(batch);
+    std::transform(values.begin(), values.end(), y.data(), [](double v) { return static_cast<T>(v); });
+    return y;
+  }
+  double total = 0;
+  for (double v : values) total += v;
+  if (reduction == Reduction::Sum) return Tensor<T>::scalar(static_cast<T>(total));
+  // Mean over zero counted targets is 0 / 0 = NaN, as in PyTorch.
+  return Tensor<T>::scalar(counted > 0 ? static_cast<T>(total / static_cast<double>(counted)) : std::numeric_limits<T>::quiet_NaN());
+}
+
+template <class T>
+T loss_grad_scale(const Tensor<T>& grad_y, Reduction reduction, Index counted, Index i) {
+  if (reduction == Reduction::None) return grad_y.data()[i];
+  if (reduction == Reduction::Sum) return grad_y.data()[0];
+  return counted > 0 ? grad_y.data()[0] / static_cast<T>(counted) : T(0);  // nothing counted: nothing flows
+}
+
+}  // namespace detail
+
+// logits: [..., C], target: [...] class ids -> [] (Mean, Sum) or [...] (None).
+// Per element, with lse = log Σ_c exp(x_c) and ε = label_smoothing:
+//   loss = (1 - ε)(lse - x_target) + ε (lse - mean_c x_c)   (torch.nn.functional.cross_entropy)
+// Mean divides by the number of non-ignored targets (NaN when there are none, as PyTorch); ignored
+// targets give 0 under None. Targets outside [0, C) other than ignore_index throw IndexError.
+// Backward needs softmax = exp(x - lse): it is recomputed from the logits and two saved numbers per
+// row (max, log Σ exp(x - max)) rather than stored. Storing an [N, C] probability tensor would cost
+// a full write in forward and as much memory as the logits (≈ 0.5 GB for 4k tokens of a 30k vocab),
+// while the recompute costs one exp per element in a pass that must read and write [N, C] anyway.
+template <class T>
+Tensor<T> cross_entropy(const Tensor<T>& logits, const Tensor<std::int64_t>& target, const CrossEntropyOptions& options = {}) {
+  static_assert(std::is_floating_point_v<T>, "cross_entropy: floating-point logits only");
+  const Shape batch = detail::class_batch_shape("cross_entropy", "logits", logits, target);
+  const double eps = options.label_smoothing;
+  if (!(eps >= 0.0 && eps <= 1.0))
+    foundry::detail::fail<ValueError>("cross_entropy: label_smoothing must be in [0, 1], got ", eps);
+  const Index C = logits.shape().back(), N = batch.numel(), ignore = options.ignore_index;
+  const Tensor<std::int64_t> tc = target.contiguous_data();
+  const Index counted = detail::check_class_targets("cross_entropy", tc, C, ignore, logits.shape());
+  const Tensor<T> x = logits.contiguous_data();
+  Tensor<T> stats = Tensor<T>::zeros({N, 2});  // per row: max, log Σ exp(x - max)
+  std::vector<double> values(static_cast<std::size_t>(N), 0.0);
+  const T* xv = x.data();
+  const std::int64_t* tv = tc.data();
+  T* st = stats.data();
+  foundry::detail::parallel_for(N, std::max<Index>(1, detail::kPointwiseGrain / std::max<Index>(C, 1)), [&](Index r0, Index r1) {
+    for (Index i = r0; i < r1; ++i) {
+      if (tv[i] == ignore) continue;
+      const T* row = xv + i * C;
+      const T m = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(row, C).maxCoeff();
+      const double log_sum = std::log(detail::block_exp_sum(row, C, m));
+      st[2 * i] = m;
+      st[2 * i + 1] = static_cast<T>(log_sum);
+      // In double: lse - x_t loses nothing to cancellation when both are large.
+      const double lse = static_cast<double>(m) + log_sum;
+      double loss = lse - (1.0 - eps) * static_cast<double>(row[tv[i]]);
+      if (eps > 0) loss -= eps / static_cast<double>(C) * detail::block_sum<false>(row, C, T(0));
+      values[static_cast<std::size_t>(i)] = loss;
+    }
+  });
+  Tensor<T> y = detail::reduce_loss<T>(values, batch, options.reduction, counted);
+  return autograd::record<T>("cross_entropy", std::move(y), {logits},
+                             [logits, x, tc, stats, options, counted, C](const Tensor<T>& grad_y) {
+    // d loss / d x_c = softmax_c - (1 - ε)[c = target] - ε / C, times the reduction's scale.
+    T* gx = logits.grad_ref().data();
+    const T* xv = x.data();
+    const T* st = stats.data();
+    const std::int64_t* tv = tc.data();
+    const T smooth = static_cast<T>(options.label_smoothing / static_cast<double>(C));
+    const T keep = static_cast<T>(1.0 - options.label_smoothing);
+    foundry::detail::parallel_for(tc.numel(), std::max<Index>(1, detail::kPointwiseGrain / std::max<Index>(C, 1)),
+                                  [&](Index r0, Index r1) {
+      for (Index i = r0; i < r1; ++i) {
+        if (tv[i] == options.ignore_index) continue;
+        const T s = detail::loss_grad_scale(grad_y, options.reduction, counted, i);
+        const Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> xr(xv + i * C, C);
+        Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> gr(gx + i * C, C);
+        gr += s * (((xr - st[2 * i]) - st[2 * i + 1]).exp() - smooth);
+        gr[tv[i]] -= s * keep;
+      }
+    });
+  });
+}
+
+// log_probs: [..., C] (e.g. from log_softmax), target: [...] -> loss = -log_probs[target] per element,
+// reduced as cross_entropy (which is nll_loss(log_softmax(logits, -1), target) fused).
+template <class T>
+Tensor<T> nll_loss(const Tensor<T>& log_probs, const Tensor<std::int64_t>& target, const NllLossOptions& options = {}) {
+  static_assert(std::is_floating_point_v<T>, "nll_loss: floating-point log-probabilities only");
+  const Shape batch = detail::class_batch_shape("nll_loss", "log_probs", log_probs, target);
+  const Index C = log_probs.shape().back(), ignore = options.ignore_index;
+  const Tensor<std::int64_t> tc = target.contiguous_data();
+  const Index counted = detail::check_class_targets("nll_loss", tc, C, ignore, log_probs.shape());
+  // Read the picked entries through log_probs' strides: no copy of the [N, C] scores.
+  Strides batch_strides = log_probs.strides();
+  batch_strides.erase(batch_strides.size() - 1);
+  const Index class_stride = log_probs.strides().back();
+  const T* base = log_probs.storage()->data();
+  const std::int64_t* tv = tc.data();
+  std::vector<double> values(static_cast<std::size_t>(batch.numel()), 0.0);
+  foundry::detail::for_each_offset(batch, batch_strides, log_probs.offset(), [&](Index i, Index off) {
+    if (tv[i] != ignore) values[static_cast<std::size_t>(i)] = -static_cast<double>(base[off + tv[i] * class_stride]);
+  });
+  Tensor<T> y = detail::reduce_loss<T>(values, batch, options.reduction, counted);
+  return autograd::record<T>("nll_loss", std::move(y), {log_probs}, [log_probs, tc, options, counted, C](const Tensor<T>& grad_y) {
+    T* gx = log_probs.grad_ref().data();
+    const std::int64_t* tv = tc.data();
+    for (Index i = 0; i < tc.numel(); ++i)
+      if (tv[i] != options.ignore_index) gx[i * C + tv[i]] -= detail::loss_grad_scale(grad_y, options.reduction, counted, i);
+  });
+}
+
+// Squared error (input - target)², reduced: Mean (default) divides by the element count (NaN when
+// empty, as PyTorch). Shapes must match exactly (PyTorch would broadcast, with a warning).
+template <class T>
+Tensor<T> mse_loss(const Tensor<T>& input, const Tensor<T>& target, Reduction reduction = Reduction::Mean) {
+  static_assert(std::is_floating_point_v<T>, "mse_loss: floating-point tensors only");
+  if (input.shape() != target.shape())
+    foundry::detail::fail<ShapeError>("mse_loss: input shape ", input.shape(), " must equal target shape ", target.shape());
+  const Tensor<T> a = input.contiguous_data(), b = target.contiguous_data();
+  const Index n = a.numel();
+  using ConstArray = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+  Tensor<T> y;
+  if (reduction == Reduction::None) {
+    y = Tensor<T>::empty(a.shape());
+    T* out = y.data();
+    foundry::detail::parallel_for(n, detail::kPointwiseGrain, [&](Index i0, Index i1) {
+      Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>(out + i0, i1 - i0) =
+          (ConstArray(a.data() + i0, i1 - i0) - ConstArray(b.data() + i0, i1 - i0)).square();
+    });
+  } else {
+    // Blocks of squared differences in T, block totals in double, added in a fixed order.
+    const Index blocks = (n + detail::kSumBlock - 1) / detail::kSumBlock;
+    std::vector<double> part(static_cast<std::size_t>(blocks));
+    foundry::detail::parallel_for(blocks, std::max<Index>(1, detail::kPointwiseGrain / detail::kSumBlock), [&](Index k0, Index k1) {
+      for (Index k = k0; k < k1; ++k) {
+        const Index s = k * detail::kSumBlock, len = std::min(detail::kSumBlock, n - s);
+        part[static_cast<std::size_t>(k)] =
+            static_cast<double>((ConstArray(a.data() + s, len) - ConstArray(b.data() + s, len)).square().sum());
+      }
+    });
+    double total = 0;
+    for (double v : part) total += v;
+    if (reduction == Reduction::Mean) total = n > 0 ? total / static_cast<double>(n) : std::numeric_limits<double>::quiet_NaN();
+    y = Tensor<T>::scalar(static_cast<T>(total));
+  }
+  return autograd::record<T>("mse_loss", std::move(y), {input, target}, [input, target, a, b, reduction, n](const Tensor<T>& grad_y) {
+    // d/d input = 2 (input - target) · scale, d/d target = its negative.
+    const T* g = grad_y.data();
+    const T uniform = reduction == Reduction::None ? T(0) : reduction == Reduction::Sum ? 2 * g[0] : n > 0 ? 2 * g[0] / static_cast<T>(n) : T(0);
+    const auto add = [&](const Tensor<T>& who, T sign) {
+      if (!who.requires_grad()) return;
+      T* gx = who.grad_ref().data();
+      const T *pa = a.data(), *pb = b.data();
+      foundry::detail::parallel_for(n, detail::kPointwiseGrain, [&](Index i0, Index i1) {
+        if (reduction == Reduction::None)
+          for (Index i = i0; i < i1; ++i) gx[i] += sign * 2 * g[i] * (pa[i] - pb[i]);
+        else
+          for (Index i = i0; i < i1; ++i) gx[i] += sign * uniform * (pa[i] - pb[i]);
+      });
+    };
+    add(input, T(1));
+    add(target, T(-1));
+  });
+}
+
+}  // namespace ops
+
+using ops::cross_entropy;
+using ops::CrossEntropyOptions;
+using ops::mse_loss;
+using ops::nll_loss;
+using ops::NllLossOptions;
+using ops::Reduction;
+
+}  // namespace foundry
