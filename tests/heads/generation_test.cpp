@@ -74,7 +74,9 @@ TEST(Generate, GreedyWithAndWithoutCacheAgreeAndStopAtEos) {
   for (Index b = 0; b < 2; ++b) {  // after a row's first eos only padding follows
     bool ended = false;
     for (Index t = 3; t < stopped.size(1); ++t) {
-      if (ended) EXPECT_EQ(stopped.at({b, t}), 22) << "row " << b << " position " << t;
+      if (ended) {
+        EXPECT_EQ(stopped.at({b, t}), 22) << "row " << b << " position " << t;
+      }
       ended = ended || stopped.at({b, t}) == *cfg.eos_token_id;
     }
   }
