@@ -7,7 +7,9 @@ OpenBLAS pools fight over the cores).
 
   /usr/bin/python3 benchmarks/compare_pytorch.py --build build --threads 2
 
-Needs Debian's python3-torch; the foundry side needs `cmake --build build --target bench_bert_bench`.
+Needs Debian's python3-torch AND libopenblas0-pthread: without OpenBLAS, Debian's torch falls back to
+the reference BLAS and runs ~40x slower (3 vs 118 GFLOP/s at 1024^3 here), a straw man. The foundry
+side needs `cmake --build build --target bench_bert_bench`.
 """
 
 import argparse
