@@ -59,7 +59,14 @@
 #include "foundry/models/gpt.hpp"
 
 #include "foundry/heads/generation.hpp"
+#include "foundry/heads/crf.hpp"
+#include "foundry/heads/mlm_head.hpp"
+#include "foundry/heads/pretraining.hpp"
+#include "foundry/heads/sequence_classification.hpp"
+#include "foundry/heads/token_classification.hpp"
 
 #include "foundry/io/json.hpp"
 #include "foundry/io/safetensors.hpp"
 #include "foundry/io/tensor_file.hpp"
+#include "foundry/io/module_io.hpp"
+#include "foundry/io/pretrained.hpp"
