@@ -361,7 +361,11 @@ class JsonParser {
     skip_whitespace();
     if (peek() != ']') {
       do {
-        std::string item_label = Json::child_label(label, "[" + std::to_string(items.size()) + "]", true);
+        // Built by appending: GCC 12 warns falsely (-Wstringop-overflow) on "[" + std::to_string(i).
+        std::string index = std::to_string(items.size());
+        index.insert(index.begin(), '[');
+        index.push_back(']');
+        std::string item_label = Json::child_label(label, index, true);
         items.push_back(parse_value(depth, std::move(item_label)));
       } while (next_item());
     }
