@@ -4,8 +4,10 @@
 //                                 MergeScore::kLikelihood (0) or kFrequency (1), 8k tokens
 //   BM_TokenizeZhPoems            the same over zh_poems.txt (the non-ASCII path)
 //   BM_BasicTokenizerSotu         pre-tokenization alone
-// Correctness of what is measured here is tests/text/bert_tokenizer_test.cpp and
-// wordpiece_trainer_test.cpp. Data comes from FOUNDRY_SHARED_DATA_DIR (default ../shared/data).
+//   BM_CollateMlm/{0,1}           MlmCollator on a [32, 128] batch, tokens/s; per token (0) or whole words (1)
+//   BM_NspExamplesSotu            create_nsp_examples over sotu.txt, already tokenized and cut into sentences
+// Correctness of what is measured here is tests/text/bert_tokenizer_test.cpp,
+// wordpiece_trainer_test.cpp, mlm_collator_test.cpp and pretraining_data_test.cpp. Data comes from FOUNDRY_SHARED_DATA_DIR (default ../shared/data).
 #include <benchmark/benchmark.h>
 
 #include <filesystem>
@@ -17,6 +19,8 @@
 #include "foundry/text/basic_tokenizer.hpp"
 #include "foundry/text/bert_tokenizer.hpp"
 #include "foundry/text/corpus.hpp"
+#include "foundry/text/mlm_collator.hpp"
+#include "foundry/text/pretraining_data.hpp"
 #include "foundry/text/wordpiece_trainer.hpp"
 
 #ifndef FOUNDRY_SHARED_DATA_DIR
@@ -116,6 +120,52 @@ void BM_BasicTokenizerSotu(benchmark::State& state) {
   state.counters["words"] = static_cast<double>(words);
 }
 BENCHMARK(BM_BasicTokenizerSotu)->Unit(benchmark::kMillisecond);
+
+// 32 rows of 128 tokens: [CLS], random non-special ids, [SEP], and rows ending in up to 63 [PAD]s.
+std::vector<Encoding> random_rows(const BertTokenizer& tok) {
+  foundry::Generator g(1);
+  std::vector<Encoding> rows;
+  for (int r = 0; r < 32; ++r) {
+    std::vector<std::int32_t> ids(static_cast<std::size_t>(126 - r * 2));
+    for (auto& id : ids) id = 5 + static_cast<std::int32_t>(g.randint(static_cast<std::uint64_t>(tok.vocab().size() - 5)));
+    rows.push_back(assemble(ids, nullptr, true, tok.cls_id(), tok.sep_id()));
+  }
+  return rows;
+}
+
+void BM_CollateMlm(benchmark::State& state) {
+  if (corpus("pretrain/sotu.txt").lines.empty()) return state.SkipWithError("sotu.txt not found");
+  const BertTokenizer& tok = sotu_tokenizer(MergeScore::kLikelihood);
+  const BatchEncoding batch = to_batch(random_rows(tok), tok);
+  const MlmCollator collate(tok, {.whole_word_mask = state.range(0) == 1});
+  foundry::Generator gen(0);
+  for (auto _ : state) {
+    BatchEncoding out = collate(batch, gen);
+    benchmark::DoNotOptimize(out.labels.data());
+  }
+  state.SetItemsProcessed(state.iterations() * batch.input_ids.numel());
+}
+BENCHMARK(BM_CollateMlm)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
+void BM_NspExamplesSotu(benchmark::State& state) {
+  if (corpus("pretrain/sotu.txt").lines.empty()) return state.SkipWithError("sotu.txt not found");
+  const BertTokenizer& tok = sotu_tokenizer(MergeScore::kLikelihood);
+  static const std::vector<Document> docs = tokenize_documents(
+      read_corpus(std::filesystem::path(FOUNDRY_SHARED_DATA_DIR) / "pretrain/sotu.txt", DocumentLayout::kBlankLineSeparated), tok,
+      {.split_sentences = true});
+  std::size_t examples = 0, tokens = 0;
+  for (auto _ : state) {
+    foundry::Generator gen(0);
+    const auto out = create_nsp_examples(docs, tok, {.max_seq_length = 128}, gen);
+    examples = out.size();
+    tokens = 0;
+    for (const auto& e : out) tokens += e.encoding.size();
+    benchmark::DoNotOptimize(tokens);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * tokens));
+  state.counters["examples"] = static_cast<double>(examples);
+}
+BENCHMARK(BM_NspExamplesSotu)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
