@@ -64,6 +64,7 @@
 #include "foundry/heads/pretraining.hpp"
 #include "foundry/heads/sequence_classification.hpp"
 #include "foundry/heads/token_classification.hpp"
+#include "foundry/heads/classification_metrics.hpp"
 
 #include "foundry/text/utf8.hpp"
 #include "foundry/text/unicode.hpp"
