@@ -61,6 +61,7 @@
 #include "foundry/heads/generation.hpp"
 #include "foundry/heads/crf.hpp"
 #include "foundry/heads/mlm_head.hpp"
+#include "foundry/heads/fill_mask.hpp"
 #include "foundry/heads/pretraining.hpp"
 #include "foundry/heads/sequence_classification.hpp"
 #include "foundry/heads/token_classification.hpp"
@@ -84,3 +85,4 @@
 #include "foundry/io/tensor_file.hpp"
 #include "foundry/io/module_io.hpp"
 #include "foundry/io/pretrained.hpp"
+#include "foundry/io/checkpoint.hpp"
