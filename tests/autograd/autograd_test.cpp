@@ -30,6 +30,33 @@ TEST(Autograd, TensorUsedTwiceGetsBothContributions) {
   EXPECT_EQ(x.grad().item(), 4.0);
 }
 
+// The first contribution to a gradient assigns into an uninitialised buffer and later ones add
+// (GradSlot). Here one leaf reaches the loss through a scatter (embedding: zero-filled buffer), a GEMM
+// (linear, tied weight), elementwise ops, a layer norm and a retained view, in every order.
+TEST(Autograd, FirstContributionAssignsLaterOnesAdd) {
+  Generator rng(11);
+  const auto ids = Tensor<std::int64_t>::from({4, 0, 4});
+  auto f = [&](const Tensor<double>& w) {
+    const auto e = embedding(w, ids);                                       // [3, 3]
+    const auto h = layer_norm(e + e * e, Tensor<double>(), Tensor<double>(), 1e-5) + e;
+    return linear(h, w).sum() + linear(h.t().contiguous().t().contiguous(), w).pow(2.0).sum();
+  };
+  auto w = support::random_tensor<double>({5, 3}, rng).requires_grad_(true);
+  EXPECT_TRUE(gradcheck(f, w));
+  f(w).backward();
+  const Tensor<double> once = w.grad().clone_data();
+  f(w).backward();  // adds into the existing leaf gradient
+  EXPECT_TRUE(support::allclose(w.grad(), mul(once, 2.0), 1e-12, 1e-12));
+}
+
+// q, k and v one tensor: the attention backward's three slots share one buffer; the first assigns.
+TEST(Autograd, FusedOpWithOneTensorInSeveralInputs) {
+  Generator rng(12);
+  auto x = support::random_tensor<double>({1, 2, 3, 4}, rng);
+  EXPECT_TRUE(gradcheck([](const Tensor<double>& a) { return scaled_dot_product_attention(a, a, a).pow(2.0).sum(); }, x));
+  EXPECT_TRUE(gradcheck([](const Tensor<double>& a) { return matmul(a, a.transpose(-1, -2)).sum() + (a + a).sum(); }, x));
+}
+
 TEST(Autograd, LeafAndNonLeafSemantics) {
   auto x = Tensor<double>::from({1, 2, 3}).requires_grad_(true);
   EXPECT_TRUE(x.is_leaf());

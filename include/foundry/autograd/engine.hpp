@@ -33,9 +33,9 @@ inline void run_backward(const std::shared_ptr<Node>& root, bool retain_graph) {
   while (!ready.empty()) {
     std::shared_ptr<Node> n = std::move(ready.back());
     ready.pop_back();
-    n->apply();
     n->publish_retained_grad();
-    n->clear_grad();
+    n->apply();
+    n->clear_grad();  // the output gradient is dead once its node has run: free it now
     for (const auto& p : n->next())
       if (--consumers[p.get()] == 0) ready.push_back(p);
     if (!retain_graph) n->release();
@@ -47,7 +47,7 @@ inline void run_backward(const std::shared_ptr<Node>& root, bool retain_graph) {
 template <class T>
 Tensor<T> Tensor<T>::grad_ref() const {
   auto& im = impl();
-  if (im.grad_fn) return *static_cast<Tensor<T>*>(im.grad_fn->grad_buffer_erased());
+  if (im.grad_fn) return *static_cast<Tensor<T>*>(im.grad_fn->grad_buffer_erased(nullptr));
   if (!im.grad) im.grad = Tensor<T>::zeros(shape()).impl_ptr();
   Tensor<T> g(im.grad);
   if (!g.is_contiguous() || g.shape() != shape()) {  // a user-set gradient of another layout
@@ -55,6 +55,20 @@ Tensor<T> Tensor<T>::grad_ref() const {
     im.grad = g.impl_ptr();
   }
   return g;
+}
+
+template <class T>
+GradSlot<T> Tensor<T>::grad_slot() const {
+  auto& im = impl();
+  if (im.grad_fn) {
+    bool fresh = false;
+    Tensor<T> g = *static_cast<Tensor<T>*>(im.grad_fn->grad_buffer_erased(&fresh));
+    return {std::move(g), !fresh};
+  }
+  if (im.grad) return {grad_ref(), true};
+  Tensor<T> g = Tensor<T>::empty(shape());  // a leaf's first gradient
+  im.grad = g.impl_ptr();
+  return {std::move(g), false};
 }
 
 // Computes d(this)/d(leaf) for every leaf that requires grad and adds it into leaf.grad().
@@ -73,8 +87,9 @@ void Tensor<T>::backward(const Tensor& grad_output, bool retain_graph) const {
   } else if (g.shape() != shape()) {
     foundry::detail::fail<ShapeError>("backward: grad_output shape ", g.shape(), " does not match tensor shape ", shape());
   }
-  Tensor buffer = grad_ref();
-  buffer.array() += g.contiguous_data().array();
+  const GradSlot<T> slot = grad_slot();
+  if (slot.accumulate) slot.buffer.array() += g.contiguous_data().array();
+  else detail::copy_to_contiguous(g, slot.data());
   if (!is_leaf()) autograd::detail::run_backward(grad_fn(), retain_graph);
 }
 

@@ -1,8 +1,8 @@
 // autograd/node.hpp: the recorded graph. An op whose inputs require grad calls record(): the output
 // gets a Node holding the op's backward closure. The Node owns the gradient buffer of its output;
-// consumers add into it, and when the Node runs its closure adds into its inputs' buffers (a leaf's
-// buffer is its .grad()). Nothing is ever assigned, so a tensor used twice gets both contributions.
-// The traversal itself lives in engine.hpp.
+// consumers write into it, and when the Node runs its closure writes into its inputs' buffers (a
+// leaf's buffer is its .grad()). The first contribution to a buffer assigns (no zero fill), every
+// later one adds, so a tensor used twice gets both contributions. The traversal lives in engine.hpp.
 #pragma once
 
 #include <memory>
@@ -29,8 +29,10 @@ class Node {
 
   // Adds this node's contribution into its inputs' gradient buffers.
   virtual void apply() = 0;
-  // The gradient buffer of the output, a Tensor<T> for the output's T (allocated as zeros on first use).
-  virtual void* grad_buffer_erased() = 0;
+  // The gradient buffer of the output, a Tensor<T> for the output's T, created on first use: zero-filled
+  // when fresh is null, else uninitialised with *fresh set (the caller then writes every element).
+  // *fresh is false whenever the buffer already existed.
+  virtual void* grad_buffer_erased(bool* fresh) = 0;
   // Makes the output gradient visible as .grad() of the output tensor when it asked retain_grad().
   virtual void publish_retained_grad() = 0;
   // Drops the output gradient buffer (after apply()).
@@ -69,12 +71,11 @@ class FunctionNode final : public Node {
   // Also saved: the output, when the closure reads its values (exp, tanh, softmax, ...).
   void save_output_version(const Tensor<T>& y) { saved_.push_back({y.storage().get(), y.storage()->version(), y.storage()}); }
 
-  Tensor<T>& grad_buffer() {
-    if (!grad_.defined()) grad_ = Tensor<T>::zeros(shape_);
-    return grad_;
+  void* grad_buffer_erased(bool* fresh) override {
+    if (fresh) *fresh = !grad_.defined();
+    if (!grad_.defined()) grad_ = fresh ? Tensor<T>::empty(shape_) : Tensor<T>::zeros(shape_);
+    return &grad_;
   }
-
-  void* grad_buffer_erased() override { return &grad_buffer(); }
 
   void apply() override {
     if (released_ || !backward_)
@@ -91,6 +92,7 @@ class FunctionNode final : public Node {
     (*backward_)(grad_);
   }
 
+  // Runs before apply(), so the closure may treat grad_ as scratch.
   void publish_retained_grad() override {
     auto out = output_.lock();
     if (!out || !out->retains_grad || !grad_.defined()) return;
@@ -116,9 +118,11 @@ class FunctionNode final : public Node {
 
 // Records `output = name(inputs...)` when grad mode is on and any input requires grad; otherwise
 // returns output untouched and drops the closure. backward(grad_output), where grad_output is
-// contiguous with the output's shape, must ADD into each input's
-// grad_ref() (check x.requires_grad() first) and capture only what it needs. Capture an output as
-// output.detach() (a handle without the graph), and pass save_output = true so in-place edits are caught.
+// contiguous with the output's shape, contributes to each input that requires grad (check
+// x.requires_grad() first): through x.grad_slot() when it writes every element (assign when
+// !slot.accumulate, else add), or by ADDING into x.grad_ref() (zero-filled on first use) when it
+// writes only some (scatters). It captures only what it needs. Capture an output as output.detach()
+// (a handle without the graph), and pass save_output = true so in-place edits are caught.
 template <class T, class Backward>
 Tensor<T> record(const char* name, Tensor<T> output, std::initializer_list<Tensor<T>> inputs, Backward&& backward,
                  bool save_output = false) {

@@ -55,6 +55,9 @@ struct TensorImpl {
 };
 
 template <class T>
+struct GradSlot;  // below: where a backward closure writes a gradient
+
+template <class T>
 class Tensor {
   static_assert(is_supported_element_v<T>, "Tensor<T>: T must be float, double, int64, int32, uint8 or bool");
 
@@ -250,6 +253,7 @@ class Tensor {
   // ---- declared here, defined with the op they forward to (include foundry/foundry.hpp) ------
   void backward(const Tensor& grad_output = Tensor(), bool retain_graph = false) const;
   Tensor grad_ref() const;  // autograd/: the gradient buffer a backward closure adds into (zeros on first use)
+  GradSlot<T> grad_slot() const;  // autograd/: the same buffer for a closure that writes every element
   MatrixMap grad_matrix() const { return grad_ref().matrix(); }
   ArrayMap grad_array() const { return grad_ref().array(); }
   VectorMap grad_vector() const { return grad_ref().vector(); }
@@ -312,6 +316,17 @@ class Tensor {
 
  private:
   std::shared_ptr<TensorImpl<T>> impl_;
+};
+
+// Where a backward closure writes one input's gradient (Tensor::grad_slot()). The first contribution
+// to a gradient finds `accumulate` false and an UNINITIALISED buffer, and must assign every element;
+// later ones find the running sum and add to it. That spares each gradient buffer a zero fill and
+// the read of those zeros (for a GEMM it is the choice between beta = 0 and beta = 1).
+template <class T>
+struct GradSlot {
+  Tensor<T> buffer;  // contiguous, with the input's shape
+  bool accumulate;   // false: first contribution, assign; true: add
+  T* data() const { return buffer.data(); }
 };
 
 namespace detail {

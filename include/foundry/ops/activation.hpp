@@ -32,12 +32,14 @@ Tensor<T> map_blocks(const Tensor<T>& xc, F&& fn) {
   return y;
 }
 
-// grad_x += fn(g, v) blockwise, g the output gradient and v the values backward needs (x or y,
+// grad_x (+)= fn(g, v) blockwise, g the output gradient and v the values backward needs (x or y,
 // contiguous), as Eigen arrays.
 template <class T, class F>
 void add_grad_blocks(const Tensor<T>& x, const Tensor<T>& grad_y, const Tensor<T>& saved, F&& fn) {
-  const Tensor<T> gx = x.grad_ref();
-  for_blocks(gx.numel(), [&](Index b, Index m) { seg(gx, b, m) += fn(seg(grad_y, b, m), seg(saved, b, m)); });
+  const GradSlot<T> gx = x.grad_slot();
+  for_blocks(gx.buffer.numel(), [&](Index b, Index m) {
+    assign_or_add(seg(gx.buffer, b, m), fn(seg(grad_y, b, m), seg(saved, b, m)), gx.accumulate);
+  });
 }
 
 template <class D>

@@ -158,9 +158,12 @@ AttentionResult<T> scaled_dot_product_attention_with_weights(const Tensor<T>& q_
         const Generator replay(gen_seed);
         const bool want_q = q_in.requires_grad(), want_k = k_in.requires_grad(), want_v = v_in.requires_grad();
         const bool want_bias = bias_in.defined() && bias_in.requires_grad();
-        // Contiguous [B, H, S, D] gradient buffers, written per head by the owning thread.
-        Tensor<T> gq = want_q ? q_in.grad_ref() : Tensor<T>(), gk = want_k ? k_in.grad_ref() : Tensor<T>();
-        Tensor<T> gv = want_v ? v_in.grad_ref() : Tensor<T>();
+        // Contiguous [B, H, S, D] gradient buffers, written per head by the owning thread. They are
+        // taken in the order each head writes them (v, q, k): if q, k, v are one tensor, the first
+        // slot assigns and the later ones add, in that order within every head.
+        const GradSlot<T> none{Tensor<T>(), false};
+        const GradSlot<T> gv = want_v ? v_in.grad_slot() : none, gq = want_q ? q_in.grad_slot() : none,
+                          gk = want_k ? k_in.grad_slot() : none;
         Tensor<T> gbias = want_bias ? Tensor<T>::empty({B, H, Sq, Sk}) : Tensor<T>();
         foundry::detail::parallel_for(B * H, 1, [&](Index t0, Index t1) {
           std::vector<T> a(p > 0 ? static_cast<std::size_t>(Sq * Sk) : 0), ds(static_cast<std::size_t>(Sq * Sk));
@@ -176,7 +179,7 @@ AttentionResult<T> scaled_dot_product_attention_with_weights(const Tensor<T>& q_
               A = a.data();
             }
             if (want_v)  // grad_v = Aᵀ·grad_out
-              detail::gemm(detail::MatView<T>{const_cast<T*>(A), Sq, Sk, Sk, 1}.transposed(), g, gv.data() + t * Sk * Dv, true);
+              detail::gemm(detail::MatView<T>{const_cast<T*>(A), Sq, Sk, Sk, 1}.transposed(), g, gv.data() + t * Sk * Dv, gv.accumulate);
             // grad_A = grad_out·vᵀ, then through dropout, then softmax: dS = P ∘ (dP - rowsum(dP ∘ P))
             detail::gemm(g, detail::head(v, b, h).transposed(), ds.data(), false);
             for (Index i = 0; i < Sq; ++i) {
@@ -192,8 +195,8 @@ AttentionResult<T> scaled_dot_product_attention_with_weights(const Tensor<T>& q_
             const detail::MatView<T> dsv{ds.data(), Sq, Sk, Sk, 1};
             if (want_q || want_k)
               for (T& x : ds) x *= scale;  // scores were q·kᵀ·scale
-            if (want_q) detail::gemm(dsv, detail::head(k, b, h), gq.data() + t * Sq * D, true);  // grad_q = dS·k
-            if (want_k) detail::gemm(dsv.transposed(), detail::head(q, b, h), gk.data() + t * Sk * D, true);  // grad_k = dSᵀ·q
+            if (want_q) detail::gemm(dsv, detail::head(k, b, h), gq.data() + t * Sq * D, gq.accumulate);  // grad_q = dS·k
+            if (want_k) detail::gemm(dsv.transposed(), detail::head(q, b, h), gk.data() + t * Sk * D, gk.accumulate);  // grad_k = dSᵀ·q
           }
         });
         if (want_bias) detail::accumulate_grad(bias_in, gbias);

@@ -68,14 +68,16 @@ Tensor<T> dropout(const Tensor<T>& x, double p, bool training = true, Generator&
   }
   return autograd::record<T>("dropout", y, {x}, [x, mask = std::move(mask), n, scale](const Tensor<T>& grad_y) {
     // y = x·mask·scale, so grad_x = grad_y·mask·scale.
-    T* gx = x.grad_ref().data();
+    const GradSlot<T> slot = x.grad_slot();
+    T* gx = slot.data();
+    const bool acc = slot.accumulate;
     const T* g = grad_y.data();
     const auto words = static_cast<Index>(mask.size());
     detail::parallel_for(words, std::max<Index>(1, detail::kPointwiseGrain / 64), [&](Index w0, Index w1) {
       for (Index w = w0; w < w1; ++w) {
         const Index e0 = w * 64, m = std::min<Index>(64, n - e0);
         const std::uint64_t bits = mask[static_cast<std::size_t>(w)];
-        for (Index j = 0; j < m; ++j) gx[e0 + j] += g[e0 + j] * ((bits >> j) & 1 ? scale : T(0));
+        for (Index j = 0; j < m; ++j) gx[e0 + j] = (acc ? gx[e0 + j] : T(0)) + g[e0 + j] * ((bits >> j) & 1 ? scale : T(0));
       }
     });
   });

@@ -104,16 +104,19 @@ Tensor<Out> map_broadcast(const Shape& shape, F&& f, const Tensor<In>&... in) {
   return y;
 }
 
-// grad_x += f(in...) evaluated over `shape` and summed down to x's shape (x was broadcast into it).
+// grad_x (+)= f(in...) evaluated over `shape` and summed down to x's shape (x was broadcast into it).
 // When x has the full shape this is one fused pass into x's gradient buffer, with no temporary.
 template <class T, class F, class... In>
 void accumulate_broadcast(const Tensor<T>& x, const Shape& shape, F&& f, const Tensor<In>&... in) {
   if (!x.requires_grad()) return;
   if (x.shape() == shape) {
-    broadcast_apply<true>(x.grad_ref().data(), shape, [&f](T acc, const auto&... v) { return acc + f(v...); }, in...);
+    const GradSlot<T> slot = x.grad_slot();
+    if (slot.accumulate) broadcast_apply<true>(slot.data(), shape, [&f](T acc, const auto&... v) { return acc + f(v...); }, in...);
+    else broadcast_apply(slot.data(), shape, f, in...);
     return;
   }
-  x.grad_array() += sum_to_shape(map_broadcast<T>(shape, f, in...), x.shape()).array();
+  const Tensor<T> reduced = sum_to_shape(map_broadcast<T>(shape, f, in...), x.shape());
+  write_grad(x.grad_slot(), reduced.data(), reduced.numel());
 }
 
 // Eigen's vectorised exp and log (within 1 ulp) go wrong at the subnormal edge: exp clamps its
@@ -209,7 +212,7 @@ Tensor<T> add(const Tensor<T>& a, S s) {
   detail::expect_numeric<T>();
   const T c = static_cast<T>(s);
   Tensor<T> y = detail::map_broadcast<T>(a.shape(), [c](T u) { return u + c; }, a);
-  return autograd::record<T>("add", y, {a}, [a](const Tensor<T>& grad_y) { a.grad_array() += grad_y.array(); });
+  return autograd::record<T>("add", y, {a}, [a](const Tensor<T>& grad_y) { detail::accumulate_grad(a, grad_y); });
 }
 template <class T, detail::Scalar S>
 Tensor<T> add(S s, const Tensor<T>& b) {
@@ -221,14 +224,17 @@ Tensor<T> sub(const Tensor<T>& a, S s) {
   detail::expect_numeric<T>();
   const T c = static_cast<T>(s);
   Tensor<T> y = detail::map_broadcast<T>(a.shape(), [c](T u) { return u - c; }, a);
-  return autograd::record<T>("sub", y, {a}, [a](const Tensor<T>& grad_y) { a.grad_array() += grad_y.array(); });
+  return autograd::record<T>("sub", y, {a}, [a](const Tensor<T>& grad_y) { detail::accumulate_grad(a, grad_y); });
 }
 template <class T, detail::Scalar S>
 Tensor<T> sub(S s, const Tensor<T>& b) {
   detail::expect_numeric<T>();
   const T c = static_cast<T>(s);
   Tensor<T> y = detail::map_broadcast<T>(b.shape(), [c](T v) { return c - v; }, b);
-  return autograd::record<T>("sub", y, {b}, [b](const Tensor<T>& grad_y) { b.grad_array() -= grad_y.array(); });
+  return autograd::record<T>("sub", y, {b}, [b](const Tensor<T>& grad_y) {
+    const GradSlot<T> gb = b.grad_slot();
+    detail::assign_or_add(gb.buffer.array(), -grad_y.array(), gb.accumulate);
+  });
 }
 
 template <class T, detail::Scalar S>
@@ -236,7 +242,10 @@ Tensor<T> mul(const Tensor<T>& a, S s) {
   detail::expect_numeric<T>();
   const T c = static_cast<T>(s);
   Tensor<T> y = detail::map_broadcast<T>(a.shape(), [c](T u) { return u * c; }, a);
-  return autograd::record<T>("mul", y, {a}, [a, c](const Tensor<T>& grad_y) { a.grad_array() += c * grad_y.array(); });
+  return autograd::record<T>("mul", y, {a}, [a, c](const Tensor<T>& grad_y) {
+    const GradSlot<T> ga = a.grad_slot();
+    detail::assign_or_add(ga.buffer.array(), c * grad_y.array(), ga.accumulate);
+  });
 }
 template <class T, detail::Scalar S>
 Tensor<T> mul(S s, const Tensor<T>& b) {
@@ -248,7 +257,10 @@ Tensor<T> div(const Tensor<T>& a, S s) {
   detail::expect_floating<T>();
   const T c = static_cast<T>(s);
   Tensor<T> y = detail::map_broadcast<T>(a.shape(), [c](T u) { return u / c; }, a);
-  return autograd::record<T>("div", y, {a}, [a, c](const Tensor<T>& grad_y) { a.grad_array() += grad_y.array() / c; });
+  return autograd::record<T>("div", y, {a}, [a, c](const Tensor<T>& grad_y) {
+    const GradSlot<T> ga = a.grad_slot();
+    detail::assign_or_add(ga.buffer.array(), grad_y.array() / c, ga.accumulate);
+  });
 }
 template <class T, detail::Scalar S>
 Tensor<T> div(S s, const Tensor<T>& b) {
@@ -264,7 +276,10 @@ template <class T>
 Tensor<T> neg(const Tensor<T>& x) {
   detail::expect_numeric<T>();
   Tensor<T> y = detail::map_broadcast<T>(x.shape(), [](T u) { return -u; }, x);
-  return autograd::record<T>("neg", y, {x}, [x](const Tensor<T>& grad_y) { x.grad_array() -= grad_y.array(); });
+  return autograd::record<T>("neg", y, {x}, [x](const Tensor<T>& grad_y) {
+    const GradSlot<T> gx = x.grad_slot();
+    detail::assign_or_add(gx.buffer.array(), -grad_y.array(), gx.accumulate);
+  });
 }
 
 // ---- powers, exponentials, magnitudes ---------------------------------------------------------------
@@ -300,7 +315,7 @@ Tensor<T> pow(const Tensor<T>& x, double exponent) {
       x.grad_ref();  // a defined zero gradient, as PyTorch gives
       return;
     }
-    if (exponent == 1) x.grad_array() += grad_y.array();
+    if (exponent == 1) detail::accumulate_grad(x, grad_y);
     else if (exponent == 2) detail::accumulate_broadcast(x, grad_y.shape(), [](T g, T v) { return 2 * v * g; }, grad_y, x);
     else detail::accumulate_broadcast(x, grad_y.shape(), [p, q](T g, T v) { return p * std::pow(v, q) * g; }, grad_y, x);
   });

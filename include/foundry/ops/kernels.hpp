@@ -4,6 +4,7 @@
 // No autograd here: ops call these and then record their node.
 #pragma once
 
+#include <algorithm>
 #include <type_traits>
 
 #include "foundry/core/tensor.hpp"
@@ -134,13 +135,33 @@ Tensor<T> sum_to_shape(const Tensor<T>& g, const Shape& target) {
   return out;
 }
 
-// grad_x += g summed down to x's shape (x is an input that was broadcast into g's shape).
+// dst = src on a gradient's first contribution, dst += src after it (GradSlot::accumulate): for
+// Eigen expressions on both sides.
+template <class Dst, class Src>
+void assign_or_add(Dst&& dst, const Src& src, bool accumulate) {
+  if (accumulate) dst += src;
+  else dst = src;
+}
+
+// slot (=|+=) src over n contiguous elements, split across threads.
+template <class T>
+void write_grad(const GradSlot<T>& slot, const T* src, Index n) {
+  T* dst = slot.data();
+  const bool acc = slot.accumulate;
+  parallel_for(n, kPointwiseGrain, [&](Index begin, Index end) {
+    if (acc)
+      for (Index i = begin; i < end; ++i) dst[i] += src[i];
+    else
+      std::copy(src + begin, src + end, dst + begin);
+  });
+}
+
+// grad_x (+)= g summed down to x's shape (x is an input that was broadcast into g's shape).
 template <class T>
 void accumulate_grad(const Tensor<T>& x, const Tensor<T>& g) {
   if (!x.requires_grad()) return;
-  Tensor<T> buf = x.grad_ref();
-  if (g.shape() == x.shape()) buf.array() += g.contiguous_data().array();
-  else buf.array() += sum_to_shape(g, x.shape()).array();
+  const Tensor<T> src = g.shape() == x.shape() ? g.contiguous_data() : sum_to_shape(g, x.shape());
+  write_grad(x.grad_slot(), src.data(), src.numel());
 }
 
 }  // namespace foundry::ops::detail

@@ -60,13 +60,13 @@ struct RowNormalizer {
 };
 
 // Backward of one row. Writes xh = x̂ (scratch), and q = grad_y·weight into `gw` when there is a weight;
-// adds rstd·(q - mean(q) - x̂·mean(q·x̂)) into gx (when given) and grad_y·x̂, grad_y into the double
-// partial sums pw, pb (when given). The two row means are Eigen's vectorised (multi-lane) sums in T:
+// writes (acc: adds) rstd·(q - mean(q) - x̂·mean(q·x̂)) into gx (when given) and adds grad_y·x̂, grad_y
+// into the double partial sums pw, pb (when given). The two row means are Eigen's vectorised (multi-lane) sums in T:
 // unlike the forward variance they feed no subtraction of near-equal large numbers, and their rounding
 // stays below that of grad_x's own float terms.
 template <class T>
 void layer_norm_backward_row(const T* x, const T* g, const T* w, const RowNormalizer<T>& norm, Index C, T* xh, T* gw, T* gx,
-                             double* pw, double* pb) {
+                             bool acc, double* pw, double* pb) {
   const T* q = w ? gw : g;
   if (w) {
     for (Index j = 0; j < C; ++j) {
@@ -85,14 +85,14 @@ void layer_norm_backward_row(const T* x, const T* g, const T* w, const RowNormal
   const T r = norm.rstd;
   if (gx && pw && pb) {  // the common case (BERT): one fused pass
     for (Index j = 0; j < C; ++j) {
-      gx[j] += r * (q[j] - c1 - xh[j] * c2);
+      gx[j] = (acc ? gx[j] : T(0)) + r * (q[j] - c1 - xh[j] * c2);  // the test on acc is hoisted out of the loop
       pw[j] += static_cast<double>(g[j] * xh[j]);
       pb[j] += static_cast<double>(g[j]);
     }
     return;
   }
   if (gx)
-    for (Index j = 0; j < C; ++j) gx[j] += r * (q[j] - c1 - xh[j] * c2);
+    for (Index j = 0; j < C; ++j) gx[j] = (acc ? gx[j] : T(0)) + r * (q[j] - c1 - xh[j] * c2);
   if (pw)
     for (Index j = 0; j < C; ++j) pw[j] += static_cast<double>(g[j] * xh[j]);
   if (pb)
@@ -163,7 +163,8 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Tensor<T>& weight = Tensor<T>(), 
       if (need_b) bias.grad_ref();
       return;
     }
-    T* gx = need_x ? x.grad_ref().data() : nullptr;
+    const GradSlot<T> slot_x = need_x ? x.grad_slot() : GradSlot<T>{Tensor<T>(), false};
+    T* gx = need_x ? slot_x.data() : nullptr;
     const Index grain = std::max<Index>(1, detail::kPointwiseGrain / C);
     const Index blocks = std::clamp<Index>((rows + grain - 1) / grain, 1, foundry::get_num_threads());
     const Index partial_size = (need_w ? C : 0) + (need_b ? C : 0);
@@ -176,7 +177,7 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Tensor<T>& weight = Tensor<T>(), 
         for (Index r = rows * k / blocks; r < rows * (k + 1) / blocks; ++r)
           detail::layer_norm_backward_row(xc.data() + r * C, grad_y.data() + r * C, w.defined() ? w.data() : nullptr,
                                           detail::RowNormalizer<T>(mean.data()[r], rstd.data()[r]), C, scratch.data(),
-                                          scratch.data() + C, gx ? gx + r * C : nullptr, pw, pb);
+                                          scratch.data() + C, gx ? gx + r * C : nullptr, slot_x.accumulate, pw, pb);
       }
     });
     if (need_w || need_b) {
@@ -187,8 +188,14 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Tensor<T>& weight = Tensor<T>(), 
         if (need_w) sw += Eigen::Map<const Eigen::Array<double, Eigen::Dynamic, 1>>(part, C);
         if (need_b) sb += Eigen::Map<const Eigen::Array<double, Eigen::Dynamic, 1>>(part + (need_w ? C : 0), C);
       }
-      if (need_w) weight.grad_array() += sw.template cast<T>();
-      if (need_b) bias.grad_array() += sb.template cast<T>();
+      if (need_w) {
+        const GradSlot<T> gw = weight.grad_slot();
+        detail::assign_or_add(gw.buffer.array(), sw.template cast<T>(), gw.accumulate);
+      }
+      if (need_b) {
+        const GradSlot<T> gb = bias.grad_slot();
+        detail::assign_or_add(gb.buffer.array(), sb.template cast<T>(), gb.accumulate);
+      }
     }
   };
   return autograd::record<T>("layer_norm", y, {x, weight, bias}, std::move(backward));

@@ -35,10 +35,20 @@ Tensor<T> linear(const Tensor<T>& x_in, const Tensor<T>& w_in, const Tensor<T>& 
   }
   return autograd::record<T>("linear", y, {x_in, w_in, b}, [x, w, x_in, w_in, b, xm](const Tensor<T>& grad_y) {
     // y = x·wᵀ + b, so grad_x = grad_y·w, grad_w = grad_yᵀ·x, grad_b = column sums of grad_y.
+    // The first contribution to a gradient is the GEMM's beta = 0 (no zero fill), later ones beta = 1.
     const detail::MatView<T> g{grad_y.data(), xm.rows, w.size(0), w.size(0), 1};
-    if (x_in.requires_grad()) detail::gemm(g, detail::mat_view(w), x_in.grad_ref().data(), true);
-    if (w_in.requires_grad()) detail::gemm(g.transposed(), xm, w_in.grad_ref().data(), true);
-    if (b.defined() && b.requires_grad()) b.grad_vector() += grad_y.matrix().colwise().sum().transpose();
+    if (x_in.requires_grad()) {
+      const GradSlot<T> gx = x_in.grad_slot();
+      detail::gemm(g, detail::mat_view(w), gx.data(), gx.accumulate);
+    }
+    if (w_in.requires_grad()) {
+      const GradSlot<T> gw = w_in.grad_slot();
+      detail::gemm(g.transposed(), xm, gw.data(), gw.accumulate);
+    }
+    if (b.defined() && b.requires_grad()) {
+      const GradSlot<T> gb = b.grad_slot();
+      detail::assign_or_add(gb.buffer.vector(), grad_y.matrix().colwise().sum().transpose(), gb.accumulate);
+    }
   });
 }
 

@@ -135,7 +135,9 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const Tensor<std::int64_t>& tar
   return autograd::record<T>("cross_entropy", std::move(y), {logits},
                              [logits, x, tc, stats, options, counted, C](const Tensor<T>& grad_y) {
     // d loss / d x_c = softmax_c - (1 - ε)[c = target] - ε / C, times the reduction's scale.
-    T* gx = logits.grad_ref().data();
+    const GradSlot<T> slot = logits.grad_slot();
+    T* gx = slot.data();
+    const bool acc = slot.accumulate;
     const T* xv = x.data();
     const T* st = stats.data();
     const std::int64_t* tv = tc.data();
@@ -144,11 +146,14 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const Tensor<std::int64_t>& tar
     foundry::detail::parallel_for(tc.numel(), std::max<Index>(1, detail::kPointwiseGrain / std::max<Index>(C, 1)),
                                   [&](Index r0, Index r1) {
       for (Index i = r0; i < r1; ++i) {
-        if (tv[i] == options.ignore_index) continue;
+        Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> gr(gx + i * C, C);
+        if (tv[i] == options.ignore_index) {  // no gradient; a first contribution still writes its zeros
+          if (!acc) gr.setZero();
+          continue;
+        }
         const T s = detail::loss_grad_scale(grad_y, options.reduction, counted, i);
         const Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> xr(xv + i * C, C);
-        Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> gr(gx + i * C, C);
-        gr += s * (((xr - st[2 * i]) - st[2 * i + 1]).exp() - smooth);
+        detail::assign_or_add(gr, s * (((xr - st[2 * i]) - st[2 * i + 1]).exp() - smooth), acc);
         gr[tv[i]] -= s * keep;
       }
     });

@@ -166,10 +166,13 @@ Tensor<T> matmul(const Tensor<T>& a_in, const Tensor<T>& b_in) {
       const detail::MatView<T> gm{g.data(), nb * m, n, n, 1};
       if (a_in.requires_grad()) {
         const Tensor<T> bc = detail::mat_view(b).gemm_ready() ? b : b.clone_data();
-        detail::gemm(gm, detail::mat_view(bc).transposed(), a_in.grad_ref().data(), true);  // grad_a = g·bᵀ
+        const GradSlot<T> ga = a_in.grad_slot();
+        detail::gemm(gm, detail::mat_view(bc).transposed(), ga.data(), ga.accumulate);  // grad_a = g·bᵀ
       }
-      if (b_in.requires_grad())
-        detail::gemm(detail::folded_rows(a).transposed(), gm, b_in.grad_ref().data(), true);  // grad_b = aᵀ·g
+      if (b_in.requires_grad()) {
+        const GradSlot<T> gb = b_in.grad_slot();
+        detail::gemm(detail::folded_rows(a).transposed(), gm, gb.data(), gb.accumulate);  // grad_b = aᵀ·g
+      }
       return;
     }
     const auto gb = detail::matrix_batch(g, batch);
@@ -180,12 +183,13 @@ Tensor<T> matmul(const Tensor<T>& a_in, const Tensor<T>& b_in) {
       full.push_back(x.size(-1));
       Shape x_shape(std::span<const Index>(x.shape().begin(), x.shape().end()));
       if (full == x_shape) {
-        compute(x_in.grad_ref().data(), true);
+        const GradSlot<T> gx = x_in.grad_slot();
+        compute(gx.data(), gx.accumulate);
       } else {
         Tensor<T> tmp = Tensor<T>::empty(full);
         compute(tmp.data(), false);
-        Tensor<T> reduced = detail::sum_to_shape(tmp, x_shape);
-        x_in.grad_array() += reduced.array();
+        const Tensor<T> reduced = detail::sum_to_shape(tmp, x_shape);
+        detail::write_grad(x_in.grad_slot(), reduced.data(), reduced.numel());
       }
     };
     if (a_in.requires_grad()) {

@@ -105,11 +105,11 @@ void softmax_forward(const T* x, T* y, const AxisGeometry& g) {
   });
 }
 
-// grad_x += backward of softmax (or log_softmax) from the output y and its gradient g:
+// grad_x (accumulate: +)= backward of softmax (or log_softmax) from the output y and its gradient g:
 //   softmax:      grad_x = y ⊙ (g - Σ g⊙y)   (Jacobian diag(y) - y yᵀ)
 //   log_softmax:  grad_x = g - exp(y) Σ g    (Jacobian I - 1 softmaxᵀ)
 template <bool kLog, class T>
-void softmax_backward(const T* y, const T* g, T* gx, const AxisGeometry& geo) {
+void softmax_backward(const T* y, const T* g, T* gx, bool accumulate, const AxisGeometry& geo) {
   using ConstArray = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
   using Array = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
   const Index n = geo.n;
@@ -120,10 +120,10 @@ void softmax_backward(const T* y, const T* g, T* gx, const AxisGeometry& geo) {
         Array gxr(gx + r * n, n);
         if constexpr (kLog) {
           const T total = static_cast<T>(block_sum<false>(g + r * n, n, T(0)));
-          gxr += gr - yr.exp() * total;
+          assign_or_add(gxr, gr - yr.exp() * total, accumulate);
         } else {
           const T dot = static_cast<T>(block_dot(g + r * n, y + r * n, n));
-          gxr += yr * (gr - dot);
+          assign_or_add(gxr, yr * (gr - dot), accumulate);
         }
       }
     });
@@ -140,8 +140,8 @@ void softmax_backward(const T* y, const T* g, T* gx, const AxisGeometry& geo) {
     for (Index r = 0; r < n; ++r) {
       const ConstArray yr(y + at(r), width), gr(g + at(r), width);
       Array gxr(gx + at(r), width);
-      if constexpr (kLog) gxr += gr - yr.exp() * a;
-      else gxr += yr * (gr - a);
+      if constexpr (kLog) assign_or_add(gxr, gr - yr.exp() * a, accumulate);
+      else assign_or_add(gxr, yr * (gr - a), accumulate);
     }
   });
 }
@@ -156,7 +156,8 @@ Tensor<T> softmax_impl(const char* op, const Tensor<T>& x, Index axis) {
   if (y.numel() > 0) softmax_forward<kLog>(xc.data(), y.data(), geo);
   const Tensor<T> saved = y.detach();
   return autograd::record<T>(op, std::move(y), {x}, [x, saved, geo](const Tensor<T>& grad_y) {
-    if (saved.numel() > 0) softmax_backward<kLog>(saved.data(), grad_y.data(), x.grad_ref().data(), geo);
+    const GradSlot<T> gx = x.grad_slot();
+    if (saved.numel() > 0) softmax_backward<kLog>(saved.data(), grad_y.data(), gx.data(), gx.accumulate, geo);
   }, /*save_output=*/true);
 }
 

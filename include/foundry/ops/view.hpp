@@ -12,17 +12,22 @@ namespace ops {
 
 namespace detail {
 
-// dst (any strided view) += src (same shape, any layout).
+// dst (any strided view) += src (same shape, any layout); dst = src when !acc.
 template <class T>
-void add_into_view(const Tensor<T>& dst, const Tensor<T>& src) {
+void add_into_view(const Tensor<T>& dst, const Tensor<T>& src, bool acc = true) {
   if (dst.is_contiguous() && src.is_contiguous()) {
-    dst.array() += src.array();
+    assign_or_add(dst.array(), src.array(), acc);
+    return;
+  }
+  if (dst.is_contiguous() && !acc) {  // a strided gather straight into the buffer
+    foundry::detail::copy_to_contiguous(src, dst.data());
     return;
   }
   const Tensor<T> s = src.contiguous_data();
   const T* in = s.data();
   T* base = dst.storage()->data();
-  foundry::detail::for_each_offset(dst.shape(), dst.strides(), dst.offset(), [&](Index i, Index off) { base[off] += in[i]; });
+  if (acc) foundry::detail::for_each_offset(dst.shape(), dst.strides(), dst.offset(), [&](Index i, Index off) { base[off] += in[i]; });
+  else foundry::detail::for_each_offset(dst.shape(), dst.strides(), dst.offset(), [&](Index i, Index off) { base[off] = in[i]; });
 }
 
 // Resolves one -1 extent and checks the element count: reshape [2, 6] to [3, -1] -> [3, 4].
@@ -58,7 +63,7 @@ Tensor<T> reshape(const Tensor<T>& x, const Shape& shape) {
   const Tensor<T> src = x.is_contiguous() ? x : x.contiguous();
   Tensor<T> y = src.as_strided(to, contiguous_strides(to), src.offset());
   return autograd::record<T>("reshape", y, {src}, [src](const Tensor<T>& grad_y) {
-    src.grad_array() += grad_y.array();  // both contiguous, same element order
+    detail::write_grad(src.grad_slot(), grad_y.data(), grad_y.numel());  // both contiguous, same element order
   });
 }
 
@@ -110,7 +115,8 @@ Tensor<T> permute(const Tensor<T>& x, const Shape& order) {
       s.push_back(grad_y.shape()[static_cast<int>(inverse[i])]);
       st.push_back(grad_y.strides()[static_cast<int>(inverse[i])]);
     }
-    detail::add_into_view(x.grad_ref(), grad_y.as_strided(s, st, grad_y.offset()));
+    const GradSlot<T> gx = x.grad_slot();
+    detail::add_into_view(gx.buffer, grad_y.as_strided(s, st, grad_y.offset()), gx.accumulate);
   });
 }
 
@@ -231,7 +237,8 @@ Tensor<T> squeeze(const Tensor<T>& x, Index axis) {
   strides.erase(a);
   Tensor<T> y = x.as_strided(to, strides, x.offset());
   return autograd::record<T>("squeeze", y, {x}, [x](const Tensor<T>& grad_y) {
-    x.grad_array() += grad_y.contiguous_data().array();  // same element order, one fewer axis
+    const Tensor<T> g = grad_y.contiguous_data();
+    detail::write_grad(x.grad_slot(), g.data(), g.numel());  // same element order, one fewer axis
   });
 }
 
@@ -244,7 +251,7 @@ Tensor<T> unsqueeze(const Tensor<T>& x, Index axis) {
   strides.insert(a, a < x.dim() ? x.strides()[a] * x.shape()[a] : 1);
   Tensor<T> y = x.as_strided(to, strides, x.offset());
   return autograd::record<T>("unsqueeze", y, {x}, [x](const Tensor<T>& grad_y) {
-    x.grad_array() += grad_y.array();  // same element order, one more axis
+    detail::write_grad(x.grad_slot(), grad_y.data(), grad_y.numel());  // same element order, one more axis
   });
 }
 
@@ -252,7 +259,9 @@ Tensor<T> unsqueeze(const Tensor<T>& x, Index axis) {
 template <class T>
 Tensor<T> clone(const Tensor<T>& x) {
   Tensor<T> y = x.clone_data();
-  return autograd::record<T>("clone", y, {x}, [x](const Tensor<T>& grad_y) { x.grad_array() += grad_y.array(); });
+  return autograd::record<T>("clone", y, {x}, [x](const Tensor<T>& grad_y) {
+    detail::write_grad(x.grad_slot(), grad_y.data(), grad_y.numel());
+  });
 }
 
 // x itself when already contiguous, else a contiguous copy (differentiable).
