@@ -3,6 +3,7 @@
 // cancels or overflows (large |x|, the far negative tail of gelu); arithmetic is in elementwise.hpp.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <utility>
@@ -58,36 +59,113 @@ Block<typename D::Scalar> sigmoid_block(const Eigen::ArrayBase<D>& x) {
   return (x >= S(0)).select(S(1), e) / (S(1) + e);
 }
 
-// Φ(x) = erfc(-x/√2) / 2, the standard normal CDF, in float. Numerical Recipes' erfcc fit
+// Float SIMD packets as Eigen vectorises them for the compiler's target (8 lanes with AVX, 4 with
+// SSE2), for kernels written directly in Eigen's packet primitives: no temporaries between steps.
+using FloatPacket = Eigen::internal::packet_traits<float>::type;
+inline constexpr Index kFloatLanes = Eigen::internal::packet_traits<float>::size;
+#ifdef EIGEN_VECTORIZE
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"  // the vector type's alignment attribute, as inside Eigen
+using IntPacket = Eigen::internal::unpacket_traits<FloatPacket>::integer_packet;  // the same lanes as int32
+#pragma GCC diagnostic pop
+#endif
+
+// out[i] = f(in[i]...) (accumulate: out[i] += ...) over n floats, one packet at a time with a
+// zero-padded packet for the last few, split across threads.
+template <class F, class... In>
+void map_float_packets(Index n, float* out, bool accumulate, F&& f, const In*... in) {
+  using namespace Eigen::internal;
+  constexpr Index L = kFloatLanes;
+  parallel_for(n, kPointwiseGrain, [&](Index begin, Index end) {
+    Index i = begin;
+    for (; i + L <= end; i += L) {
+      FloatPacket r = f(ploadu<FloatPacket>(in + i)...);
+      if (accumulate) r = padd(r, ploadu<FloatPacket>(out + i));
+      pstoreu(out + i, r);
+    }
+    if (i == end) return;
+    const Index m = end - i;
+    const auto padded = [&](const float* p) {
+      alignas(64) float tmp[L] = {};
+      std::copy_n(p + i, m, tmp);
+      return pload<FloatPacket>(tmp);
+    };
+    alignas(64) float r[L];
+    pstore(r, f(padded(in)...));
+    for (Index k = 0; k < m; ++k) out[i + k] = accumulate ? out[i + k] + r[k] : r[k];
+  });
+}
+
+// e^s for s in [-87, 1] (clamped below), within 2 ulp: s = n·ln 2 + r with |r| <= ln(2)/2 (Cody and
+// Waite's two-part ln 2), Cephes' polynomial for e^r, and 2^n written straight into the exponent
+// bits, which n >= -126 allows. Eigen's pexp covers the whole float range at twice the instructions.
+inline FloatPacket exp_packet(const FloatPacket& s_in) {
+  using namespace Eigen::internal;
+  using P = FloatPacket;
+  const P s = pmax(s_in, pset1<P>(-87.0f));
+  const P n = print(pmul(s, pset1<P>(1.44269504088896341f)));
+  P r = pmadd(n, pset1<P>(-0.693359375f), s);
+  r = pmadd(n, pset1<P>(2.12194440e-4f), r);
+  P y = pset1<P>(1.9875691500e-4f);
+  for (const float c : {1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f})
+    y = pmadd(y, r, pset1<P>(c));
+  y = pmadd(y, pmul(r, r), padd(r, pset1<P>(1.0f)));
+#ifdef EIGEN_VECTORIZE
+  const IntPacket biased = padd(pcast<P, IntPacket>(n), pset1<IntPacket>(127));
+  return pmul(y, preinterpret<P>(plogical_shift_left<23>(biased)));
+#else  // EIGEN_DONT_VECTORIZE: a packet is one float
+  return std::ldexp(y, static_cast<int>(n));
+#endif
+}
+
+// Φ(x) = erfc(-x/√2) / 2, the standard normal CDF, in float on a packet. Numerical Recipes' erfcc fit
 // erfc(z) ≈ t·exp(-z² + P(t)), t = 1/(1 + z/2), has relative error below 1.2e-7 everywhere. Two
 // things keep float near that: the erfc form (1 + erf(x/√2) cancels to nothing in the negative
 // tail), and an exact exponent: the rounding of z² = x²/2 alone would cost x²·3e-8 relative error
-// (30 ulp at x = -10), so x² is split exactly (Dekker's product over Veltkamp's split) and the
-// exponent travels as a float plus a correction applied after the exp. x·Φ(x) is then within 5e-7
-// relative (7 ulp) for x >= -13; |x| is clamped at 20, where Φ is already 0 or 1 in float.
-template <class D>
-Block<float> normal_cdf_block(const Eigen::ArrayBase<D>& x_in) {
-  static_assert(std::is_same_v<typename D::Scalar, float>);
-  const Block<float> x = x_in.max(-20.0f).min(20.0f);
-  const Block<float> t = 1.0f / (1.0f + 0.35355339f * x.abs());  // z/2 = |x|/(2√2)
-  const Block<float> p =
-      -1.26551223f +
-      t * (1.00002368f +
-           t * (0.37409196f +
-                t * (0.09678418f +
-                     t * (-0.18628806f + t * (0.27886807f + t * (-1.13520398f + t * (1.48851587f + t * (-0.82215223f + t * 0.17087277f))))))));
-  // Named temporaries, not auto expressions: Eigen re-evaluates a nested expression at every use.
-  const Block<float> hi = -0.5f * (x * x);
-  const Block<float> s = p + hi;
-  const Block<float> e = exp_block(s);
-  const Block<float> c = 4097.0f * x;
-  const Block<float> xh = c - (c - x);  // x = xh + xl, each half a float mantissa
-  const Block<float> xl = x - xh;
-  const Block<float> lo = -0.5f * (((xh * xh + 2.0f * hi) + 2.0f * xh * xl) + xl * xl);  // -x²/2 = hi + lo
-  const Block<float> sp = s - p;
-  const Block<float> err = (p - (s - sp)) + (hi - sp);  // p + hi = s + err (Knuth's TwoSum)
-  const Block<float> half_erfc = 0.5f * t * e * (1.0f + (err + lo));  // erfc(|z|) / 2
-  return (x <= 0.0f).select(half_erfc, 1.0f - half_erfc);
+// (30 ulp at x = -10), so x² is split exactly (by an FMA, or Dekker's product over Veltkamp's split
+// without one) and the exponent travels as a float plus a correction applied after the exp. Where
+// the exponent is below -80 the exp is taken 2^64 higher and scaled back at the end, so results in
+// float's subnormal range (x below about -13.2) round once instead of flushing early. x·Φ(x) is then
+// within 5e-7 relative (7 ulp) for x >= -13; |x| is clamped at 20, where Φ is already 0 or 1.
+inline FloatPacket normal_cdf_packet(const FloatPacket& x_in) {
+  using namespace Eigen::internal;
+  using P = FloatPacket;
+  const P one = pset1<P>(1.0f), half = pset1<P>(0.5f), minus_half = pset1<P>(-0.5f);
+  const P x = pmax(pmin(x_in, pset1<P>(20.0f)), pset1<P>(-20.0f));
+  const P t = pdiv(one, pmadd(pset1<P>(0.35355339f), pabs(x), one));  // z/2 = |x|/(2√2)
+  P p = pset1<P>(0.17087277f);
+  for (const float c : {-0.82215223f, 1.48851587f, -1.13520398f, 0.27886807f, -0.18628806f, 0.09678418f, 0.37409196f,
+                        1.00002368f, -1.26551223f})
+    p = pmadd(p, t, pset1<P>(c));
+  const P x2 = pmul(x, x);
+  const P hi = pmul(minus_half, x2);  // -x²/2 = hi + lo exactly
+#ifdef EIGEN_VECTORIZE_FMA
+  const P lo = pmul(minus_half, pmadd(x, x, pnegate(x2)));  // the FMA gives x·x - x2 exactly
+#else
+  const P c = pmul(pset1<P>(4097.0f), x);
+  const P xh = psub(c, psub(c, x));  // x = xh + xl, each half a float mantissa
+  const P xl = psub(x, xh);
+  const P lo = pmul(minus_half, padd(padd(psub(pmul(xh, xh), x2), pmul(pmul(pset1<P>(2.0f), xh), xl)), pmul(xl, xl)));
+#endif
+  const P s = padd(p, hi);
+  const P sp = psub(s, p);
+  const P err = padd(psub(p, psub(s, sp)), psub(hi, sp));  // p + hi = s + err (Knuth's TwoSum)
+  const P deep = pcmp_lt(s, pset1<P>(-80.0f));
+  const P e = exp_packet(pselect(deep, padd(s, pset1<P>(44.361419555836500f)), s));  // 64·ln 2
+  P q = pmul(pmul(pmul(half, t), e), padd(one, padd(err, lo)));  // erfc(|z|) / 2, times 2^64 where deep
+  q = pselect(deep, pmul(q, pset1<P>(0x1p-64f)), q);
+  return pselect(pcmp_le(x, pzero(x)), q, psub(one, q));
+}
+
+// d/dx x·Φ(x) = Φ(x) + x·φ(x), φ the normal density; NaN in, NaN out.
+inline FloatPacket gelu_grad_packet(const FloatPacket& x) {
+  using namespace Eigen::internal;
+  using P = FloatPacket;
+  const P xc = pmax(pmin(x, pset1<P>(20.0f)), pset1<P>(-20.0f));  // keeps x·φ from inf·0
+  const P arg = pmul(pset1<P>(-0.5f), pmul(xc, xc));
+  const P phi = pselect(pcmp_lt(arg, pset1<P>(-87.0f)), pzero(arg), exp_packet(arg));  // below, x·φ < 1e-36: 0
+  const P d = pmadd(pmul(xc, pset1<P>(0.3989422804014327f)), phi, normal_cdf_packet(x));  // 1/√(2π)
+  return pselect(pcmp_eq(x, x), d, x);
 }
 
 inline constexpr double kInvSqrt2Pi = 0.3989422804014327;     // 1/√(2π): the normal density at 0
@@ -197,20 +275,21 @@ Tensor<T> gelu(const Tensor<T>& x, GeluApproximation approximate = GeluApproxima
       });
     });
   }
-  Tensor<T> y;
+  Tensor<T> y = Tensor<T>::empty(xc.shape());
   if constexpr (std::is_same_v<T, float>) {
-    y = detail::map_blocks<float>(xc, [](const auto& v) -> Block { return v * detail::normal_cdf_block(v); });
+    using detail::FloatPacket;
+    detail::map_float_packets(xc.numel(), y.data(), false,
+                              [](const FloatPacket& v) { return Eigen::internal::pmul(v, detail::normal_cdf_packet(v)); }, xc.data());
   } else {
-    y = detail::map_broadcast<T>(x.shape(), [](T v) { return v * T(0.5) * std::erfc(-v * std::numbers::sqrt2 / 2); }, xc);
+    detail::broadcast_apply(y.data(), xc.shape(), [](T v) { return v * T(0.5) * std::erfc(-v * std::numbers::sqrt2 / 2); }, xc);
   }
   return autograd::record<T>("gelu", y, {x}, [x, xc](const Tensor<T>& grad_y) {
     if constexpr (std::is_same_v<T, float>) {
-      detail::add_grad_blocks(x, grad_y, xc, [](const auto& g, const auto& v) -> Block {
-        const Block vc = v.max(-20.0f).min(20.0f);  // φ is 0 in float beyond; keeps x·φ from inf·0
-        const Block phi = detail::exp_block(-0.5f * vc * vc);
-        const Block d = detail::normal_cdf_block(v) + vc * float(detail::kInvSqrt2Pi) * phi;
-        return (v == v).select(g * d, v);  // NaN in, NaN out (the clamp would hide it)
-      });
+      using detail::FloatPacket;
+      const GradSlot<T> gx = x.grad_slot();
+      detail::map_float_packets(xc.numel(), gx.data(), gx.accumulate, [](const FloatPacket& g, const FloatPacket& v) {
+        return Eigen::internal::pmul(g, detail::gelu_grad_packet(v));
+      }, grad_y.data(), xc.data());
     } else {
       detail::accumulate_broadcast(x, xc.shape(), [](T g, T v) {
         return g * (T(0.5) * std::erfc(-v * std::numbers::sqrt2 / 2) + v * detail::kInvSqrt2Pi * std::exp(-v * v / 2));
