@@ -2,14 +2,17 @@
 //   out = dropout(softmax(q·kᵀ·scale + bias + mask)) · v        (Vaswani et al. 2017, eq. 1)
 // Each (batch, head) pair is one task for a thread: two small GEMMs around a fused
 // scale-bias-mask-softmax pass over the score rows. Only the probabilities P [B, H, Sq, Sk] are kept
-// for backward; the dropout mask is regenerated from the Generator's counter instead of stored.
+// for backward, with the dropout mask as bits (1/32 of P's size).
 // Rows whose keys are all masked give zeros (never NaN). Heads may be strided views (the usual
 // [B, S, H, D] -> [B, H, S, D] permute is not copied); the output is laid out [B, Sq, H, Dv] in memory
 // and returned as a [B, H, Sq, Dv] view, so merging heads back is free.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <vector>
 
 #include "foundry/core/generator.hpp"
 #include "foundry/ops/matmul.hpp"
@@ -45,6 +48,23 @@ template <class T>
 Tensor<T> gemm_ready_heads(const Tensor<T>& x) {  // copies only if a head matrix is not mappable
   return head(x, 0, 0).gemm_ready() ? x : x.clone_data();
 }
+
+// Keep-bits of the n dropout draws g = first .. first + n - 1 of a bulk draw at Philox block `base`:
+// bit g - first is set when Generator::uniform_at<float>(base, g) >= p, i.e. when the top 24 bits of
+// lane g % 4 of block base + g / 4 reach ceil(p·2^24) (the same test, in integers). One Philox call
+// serves four draws; backward reads these bits instead of drawing again.
+inline void dropout_keep_bits_at(const Generator& gen, std::uint64_t base, Index first, Index n, double p, std::uint64_t* bits) {
+  const auto threshold = static_cast<std::uint32_t>(std::ceil(std::ldexp(p, 24)));
+  std::fill_n(bits, (n + 63) / 64, std::uint64_t{0});
+  for (Index e = 0; e < n;) {
+    const Index g = first + e, lane0 = g % 4;
+    const auto lanes = foundry::detail::philox(base + static_cast<std::uint64_t>(g / 4), gen.seed());
+    for (Index l = lane0; l < 4 && e < n; ++l, ++e)
+      bits[e / 64] |= static_cast<std::uint64_t>((lanes[static_cast<std::size_t>(l)] >> 8) >= threshold) << (e % 64);
+  }
+}
+
+inline bool keep_bit(const std::uint64_t* bits, Index e) { return (bits[e / 64] >> (e % 64)) & 1; }
 
 }  // namespace detail
 
@@ -104,34 +124,35 @@ AttentionResult<T> scaled_dot_product_attention_with_weights(const Tensor<T>& q_
   const bool has_bias = bias.defined();
 
   // The fused row pass: scale, bias, masks, softmax. Returns nothing; row is overwritten with P.
+  constexpr T kNegInf = -std::numeric_limits<T>::infinity();
   auto softmax_row = [&](T* row, Index b, Index h, Index i) {
     const std::uint8_t* kb = keep.data() + b * Sk;
     const Index limit = opt.causal ? std::min<Index>(Sk, i + causal_shift + 1) : Sk;
     const T* brow = has_bias ? bias.storage()->data() + bias.offset() + b * bias.stride(0) + h * bias.stride(1) + i * bias.stride(2) : nullptr;
     const Index bstride = has_bias ? bias.stride(3) : 0;
-    T max = -std::numeric_limits<T>::infinity();
-    for (Index j = 0; j < limit; ++j) {
-      if (!kb[j]) continue;
+    T max = kNegInf;
+    for (Index j = 0; j < limit; ++j) {  // masked keys become -inf, which exp below turns into 0
       T s = row[j] * scale;
       if (brow) s += brow[j * bstride];
+      s = kb[j] ? s : kNegInf;
       row[j] = s;
       max = std::max(max, s);
     }
-    if (max == -std::numeric_limits<T>::infinity()) {  // every key masked (or -inf bias): zeros
+    if (max == kNegInf) {  // every key masked (or -inf bias): zeros
       std::fill_n(row, Sk, T(0));
       return;
     }
-    T sum = 0;
-    for (Index j = 0; j < limit; ++j) {
-      const T e = kb[j] ? std::exp(row[j] - max) : T(0);
-      row[j] = e;
-      sum += e;
-    }
+    // Eigen's vectorised exp; it does not return 0 for -inf (it clamps), hence the select.
+    Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> r(row, limit);
+    r = (r == kNegInf).select(T(0), (r - max).exp());
+    const T inv = T(1) / r.sum();
+    r *= inv;
     std::fill(row + limit, row + Sk, T(0));
-    const T inv = T(1) / sum;
-    for (Index j = 0; j < limit; ++j) row[j] *= inv;
   };
 
+  // Dropout keep-bits, one run of 64-bit words per (batch, head): drawn once here, read by backward.
+  const Index words_per_head = p > 0 ? (Sq * Sk + 63) / 64 : 0;
+  std::vector<std::uint64_t> keep_bits(static_cast<std::size_t>(B * H * words_per_head));
   foundry::detail::parallel_for(B * H, 1, [&](Index t0, Index t1) {
     std::vector<T> dropped(p > 0 ? static_cast<std::size_t>(Sq * Sk) : 0);
     for (Index t = t0; t < t1; ++t) {
@@ -141,9 +162,9 @@ AttentionResult<T> scaled_dot_product_attention_with_weights(const Tensor<T>& q_
       for (Index i = 0; i < Sq; ++i) softmax_row(P + i * Sk, b, h, i);
       const T* A = P;
       if (p > 0) {  // A = P ∘ mask / (1 - p), the mask a function of (seed, counter, element)
-        const Index first = t * Sq * Sk;
-        for (Index e = 0; e < Sq * Sk; ++e)
-          dropped[static_cast<std::size_t>(e)] = gen.uniform_at<float>(drop_base, first + e) < p ? T(0) : P[e] * keep_scale;
+        std::uint64_t* bits = keep_bits.data() + t * words_per_head;
+        detail::dropout_keep_bits_at(gen, drop_base, t * Sq * Sk, Sq * Sk, p, bits);
+        for (Index e = 0; e < Sq * Sk; ++e) dropped[static_cast<std::size_t>(e)] = detail::keep_bit(bits, e) ? P[e] * keep_scale : T(0);
         A = dropped.data();
       }
       detail::gemm(detail::MatView<T>{const_cast<T*>(A), Sq, Sk, Sk, 1}, detail::head(v, b, h), out.data() + b * Sq * H * Dv + h * Dv,
@@ -153,9 +174,8 @@ AttentionResult<T> scaled_dot_product_attention_with_weights(const Tensor<T>& q_
 
   Tensor<T> result = autograd::record<T>(
       op, out, {q_in, k_in, v_in, opt.bias},
-      [q_in, k_in, v_in, q, k, v, probs, bias_in = opt.bias, B, H, Sq, Sk, D, Dv, scale, p, keep_scale, drop_base,
-       gen_seed = gen.seed()](const Tensor<T>& grad_out) {
-        const Generator replay(gen_seed);
+      [q_in, k_in, v_in, q, k, v, probs, bias_in = opt.bias, B, H, Sq, Sk, D, Dv, scale, p, keep_scale,
+       keep_bits = std::move(keep_bits), words_per_head](const Tensor<T>& grad_out) {
         const bool want_q = q_in.requires_grad(), want_k = k_in.requires_grad(), want_v = v_in.requires_grad();
         const bool want_bias = bias_in.defined() && bias_in.requires_grad();
         // Contiguous [B, H, S, D] gradient buffers, written per head by the owning thread. They are
@@ -171,8 +191,8 @@ AttentionResult<T> scaled_dot_product_attention_with_weights(const Tensor<T>& q_
             const Index b = t / H, h = t % H;
             const T* P = probs.data() + t * Sq * Sk;
             const detail::MatView<T> g = detail::head(grad_out, b, h);
-            const Index first = t * Sq * Sk;
-            auto kept = [&](Index e) { return replay.uniform_at<float>(drop_base, first + e) >= p; };
+            const std::uint64_t* bits = keep_bits.data() + t * words_per_head;
+            auto kept = [&](Index e) { return detail::keep_bit(bits, e); };
             const T* A = P;
             if (p > 0) {
               for (Index e = 0; e < Sq * Sk; ++e) a[static_cast<std::size_t>(e)] = kept(e) ? P[e] * keep_scale : T(0);
