@@ -12,7 +12,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${1:-$repo/build}"
 out="${DEMO_OUT:-$repo/runs/demo}"
-steps="${DEMO_STEPS:-600}"
+steps="${DEMO_STEPS:-400}"
 labels="${DEMO_LABELS:-200}"
 threads="${DEMO_THREADS:-$(nproc)}"
 
@@ -31,12 +31,12 @@ mkdir -p "$out"
 
 echo "== 1/3: MLM pretraining on the unlabelled e-mail texts ($steps steps) =="
 "$build/examples/mlm_pretrain" --corpus "$data/classify/spam_train.tsv" --out "$out/pretrained" \
-  --vocab-size 4000 --hidden 128 --layers 2 --heads 2 --max-seq-length 128 --batch-size 32 \
+  --vocab-size 4000 --hidden 128 --layers 2 --heads 2 --max-seq-length 128 --batch-size 16 \
   --steps "$steps" --lr 1e-3 --warmup-ratio 0.05 --eval-every 100 --heldout-fraction 0.05 \
   --threads "$threads" --seed 1 --log "$out/pretrain.jsonl"
 
 common=(--train "$data/classify/spam_train.tsv" --dev-from-train 400 --test "$data/classify/spam_dev.tsv"
-        --max-train-examples "$labels" --epochs 6 --batch-size 16 --max-length 128 --lr 1e-4 --threads "$threads" --seed 7)
+        --max-train-examples "$labels" --epochs 8 --batch-size 16 --max-length 128 --lr 5e-4 --threads "$threads" --seed 7)
 echo
 echo "== 2/3: fine-tuning on $labels labelled e-mails, from the pretrained model =="
 "$build/examples/finetune_classifier" --model "$out/pretrained" "${common[@]}" --log "$out/finetune_pretrained.jsonl" \
