@@ -125,16 +125,19 @@ AttentionResult<T> scaled_dot_product_attention_with_weights(const Tensor<T>& q_
 
   // The fused row pass: scale, bias, masks, softmax. Returns nothing; row is overwritten with P.
   constexpr T kNegInf = -std::numeric_limits<T>::infinity();
-  auto softmax_row = [&](T* row, Index b, Index h, Index i) {
+  // `on` is scratch for Sk values: 1 where the key counts, 0 where it is masked.
+  auto softmax_row = [&](T* row, T* on, Index b, Index h, Index i) {
     const std::uint8_t* kb = keep.data() + b * Sk;
     const Index limit = opt.causal ? std::min<Index>(Sk, i + causal_shift + 1) : Sk;
     const T* brow = has_bias ? bias.storage()->data() + bias.offset() + b * bias.stride(0) + h * bias.stride(1) + i * bias.stride(2) : nullptr;
     const Index bstride = has_bias ? bias.stride(3) : 0;
     T max = kNegInf;
-    for (Index j = 0; j < limit; ++j) {  // masked keys become -inf, which exp below turns into 0
+    for (Index j = 0; j < limit; ++j) {
       T s = row[j] * scale;
       if (brow) s += brow[j * bstride];
-      s = kb[j] ? s : kNegInf;
+      const bool counts = kb[j] && s != kNegInf;
+      on[j] = counts ? T(1) : T(0);
+      s = counts ? s : kNegInf;
       row[j] = s;
       max = std::max(max, s);
     }
@@ -142,9 +145,10 @@ AttentionResult<T> scaled_dot_product_attention_with_weights(const Tensor<T>& q_
       std::fill_n(row, Sk, T(0));
       return;
     }
-    // Eigen's vectorised exp; it does not return 0 for -inf (it clamps), hence the select.
+    // Eigen's vectorised exp clamps -inf to a tiny number instead of 0, hence the factor `on`
+    // (a select on a comparison would not vectorise).
     Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> r(row, limit);
-    r = (r == kNegInf).select(T(0), (r - max).exp());
+    r = (r - max).exp() * Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(on, limit);
     const T inv = T(1) / r.sum();
     r *= inv;
     std::fill(row + limit, row + Sk, T(0));
@@ -154,12 +158,12 @@ AttentionResult<T> scaled_dot_product_attention_with_weights(const Tensor<T>& q_
   const Index words_per_head = p > 0 ? (Sq * Sk + 63) / 64 : 0;
   std::vector<std::uint64_t> keep_bits(static_cast<std::size_t>(B * H * words_per_head));
   foundry::detail::parallel_for(B * H, 1, [&](Index t0, Index t1) {
-    std::vector<T> dropped(p > 0 ? static_cast<std::size_t>(Sq * Sk) : 0);
+    std::vector<T> dropped(p > 0 ? static_cast<std::size_t>(Sq * Sk) : 0), on(static_cast<std::size_t>(Sk));
     for (Index t = t0; t < t1; ++t) {
       const Index b = t / H, h = t % H;
       T* P = probs.data() + t * Sq * Sk;
       detail::gemm(detail::head(q, b, h), detail::head(k, b, h).transposed(), P, false);  // scores q·kᵀ
-      for (Index i = 0; i < Sq; ++i) softmax_row(P + i * Sk, b, h, i);
+      for (Index i = 0; i < Sq; ++i) softmax_row(P + i * Sk, on.data(), b, h, i);
       const T* A = P;
       if (p > 0) {  // A = P ∘ mask / (1 - p), the mask a function of (seed, counter, element)
         std::uint64_t* bits = keep_bits.data() + t * words_per_head;
