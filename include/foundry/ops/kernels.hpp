@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <memory>
 #include <type_traits>
 
 #include "foundry/core/tensor.hpp"
@@ -111,6 +112,22 @@ auto map_binary(const char* op, const Tensor<T>& a, const Tensor<T>& b, F&& f) {
   return out;
 }
 
+// out (=|+=) the column sums of the row-major [rows, cols] matrix m (a bias gradient). Each thread
+// owns a range of columns and adds the rows' contiguous pieces of it: vector adds, no partial sums to
+// combine, and the same order of additions for any thread count.
+template <class T>
+void column_sums(const T* m, Index rows, Index cols, T* out, bool accumulate) {
+  parallel_for(cols, std::max<Index>(64, kPointwiseGrain / std::max<Index>(rows, 1)), [&](Index c0, Index c1) {
+    const std::unique_ptr<T[]> sum(new T[static_cast<std::size_t>(c1 - c0)]());  // not vector: T may be bool
+    T* s = sum.get();
+    for (Index r = 0; r < rows; ++r) {
+      const T* row = m + r * cols + c0;
+      for (Index j = 0; j < c1 - c0; ++j) s[j] += row[j];
+    }
+    for (Index j = 0; j < c1 - c0; ++j) out[c0 + j] = accumulate ? out[c0 + j] + s[j] : s[j];
+  });
+}
+
 // Sums a gradient of the broadcast shape down to `target` (the shape of the operand that was
 // broadcast): over the leading axes it lacks and over axes where it has extent 1.
 template <class T>
@@ -122,8 +139,7 @@ Tensor<T> sum_to_shape(const Tensor<T>& g, const Shape& target) {
   // Common case: target is a trailing block of g ([N, C] -> [C]): column sums of an [N/C, C] matrix.
   if (is_trailing_block(out, g.shape())) {
     const Index inner = target.numel();
-    Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> m(src.data(), src.numel() / inner, inner);
-    out.vector() = m.colwise().sum().transpose();
+    column_sums(src.data(), src.numel() / inner, inner, out.data(), false);
     return out;
   }
   // General case: scatter-add every element of g into its broadcast source position.

@@ -47,7 +47,7 @@ Tensor<T> linear(const Tensor<T>& x_in, const Tensor<T>& w_in, const Tensor<T>& 
     }
     if (b.defined() && b.requires_grad()) {
       const GradSlot<T> gb = b.grad_slot();
-      detail::assign_or_add(gb.buffer.vector(), grad_y.matrix().colwise().sum().transpose(), gb.accumulate);
+      detail::column_sums(grad_y.data(), xm.rows, w.size(0), gb.data(), gb.accumulate);
     }
   });
 }
