@@ -1,7 +1,14 @@
 // benchmarks/bert_bench.cpp: BERT-mini (L=4, H=256, A=4, I=1024, V=8192) at batch 16 x seq 128:
 // encoder forward (inference, no graph), forward + backward of a scalar loss (the training step
-// without optimizer), and the fused attention op alone at S = 128 and 512. tokens/s counters.
+// without optimizer), the full MLM training step (BertForMaskedLM, cross-entropy, backward, AdamW),
+// and the fused attention op alone at S = 128 and 512. tokens/s, GFLOP/s and peak RSS counters.
 // benchmarks/compare_pytorch.py runs the same configuration in PyTorch and prints the ratios.
+#include <sys/resource.h>
+#include <time.h>
+
+#include <fstream>
+#include <string>
+
 #include <benchmark/benchmark.h>
 
 #include <foundry/foundry.hpp>
@@ -62,6 +69,74 @@ void BM_BertMiniForwardBackward(benchmark::State& state) {
   state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(B * S), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// MLM labels as a collator would leave them: 15% of the real (non-padding) tokens, here every
+// position whose flat index b·S + s is 0, 1 or 2 mod 20, labelled with its own id; -100 elsewhere.
+// benchmarks/compare_pytorch.py builds the same labels.
+Tensor<std::int64_t> mlm_labels(const Batch& b) {
+  Tensor<std::int64_t> labels = Tensor<std::int64_t>::full(b.ids.shape(), -100);
+  for (Index i = 0; i < b.ids.numel(); ++i)
+    if (b.mask.data()[i] != 0 && i % 20 < 3) labels.data()[i] = b.ids.data()[i];
+  return labels;
+}
+
+// Multiply-add FLOPs of one forward pass of BERT-mini with the MLM head over `rows` positions
+// (backward costs twice as much, so a training step is 3x this).
+double mlm_forward_flops(Index B, Index S, Index rows) {
+  const double N = static_cast<double>(B * S), C = 256, I = 1024, V = 8192, L = 4, D = 64;
+  const double layer = 2 * N * C * (4 * C + 2 * I) + 2 * 2 * static_cast<double>(B) * (C / D) * S * S * D;
+  return L * layer + 2 * static_cast<double>(rows) * C * (C + V);
+}
+
+double process_cpu_seconds() {  // all threads of the process: the work done, whatever else runs on the machine
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+// Peak resident memory of this process image (VmHWM): unlike getrusage's ru_maxrss, it does not
+// inherit the high-water mark of the parent that forked and exec'd us (a Python script with torch).
+double peak_rss_mb() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // kB
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;
+}
+
+// One optimizer step of MLM pretraining: zero_grad, BertForMaskedLM forward with labels and dropout
+// 0.1, cross-entropy, backward, AdamW. range(0) = 1: the decoder runs only at the labelled positions
+// (BertForMaskedLM's default); 0: at all B·S positions, as Hugging Face's BertForMaskedLM (same loss).
+// Run one variant per process to read its peak RSS.
+void BM_BertMiniMlmTrainStep(benchmark::State& state) {
+  const Index B = state.range(1), S = state.range(2);
+  const bool masked_only = state.range(0) != 0;
+  foundry::Generator g(0);
+  foundry::heads::BertForMaskedLM<float> model(bert_mini(), g);
+  model.train();
+  const Batch batch = make_batch(B, S, 8192, g);
+  const Tensor<std::int64_t> labels = mlm_labels(batch);
+  Index labelled = 0;
+  for (Index i = 0; i < labels.numel(); ++i) labelled += labels.data()[i] != -100;
+  foundry::optim::AdamW<float> optimizer(model.parameters(), {.lr = 1e-4, .weight_decay = 0.01});
+  foundry::models::BertInputs inputs;
+  inputs.input_ids = batch.ids;
+  inputs.attention_mask = batch.mask;
+  const double cpu_start = process_cpu_seconds();
+  for (auto _ : state) {
+    optimizer.zero_grad();
+    auto out = model.forward(inputs, labels, masked_only);
+    out.loss.backward();
+    optimizer.step();
+    benchmark::DoNotOptimize(out.loss.item());
+  }
+  const double flops = 3 * mlm_forward_flops(B, S, masked_only ? labelled : B * S);
+  state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(B * S), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["peak_RSS_MB"] = peak_rss_mb();
+  state.counters["process_cpu_ms"] = 1e3 * (process_cpu_seconds() - cpu_start) / static_cast<double>(state.iterations());
+}
+
 void BM_AttentionForwardBackward(benchmark::State& state) {
   const Index B = 16, H = 4, S = state.range(0), D = 64;
   foundry::Generator g(0);
@@ -88,6 +163,7 @@ void BM_AttentionForward(benchmark::State& state) {
 
 BENCHMARK(BM_BertMiniForward)->Args({1, 128})->Args({16, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BertMiniForwardBackward)->Args({16, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BertMiniMlmTrainStep)->Args({1, 16, 128})->Args({0, 16, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_AttentionForward)->Arg(128)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_AttentionForwardBackward)->Arg(128)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
 

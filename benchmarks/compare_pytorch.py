@@ -5,7 +5,14 @@ each row. PyTorch runs at its best settings on a small machine: OMP_WAIT_POLICY=
 torch.set_num_threads(n) and OpenBLAS at n threads (with the default wait policy its OpenMP and
 OpenBLAS pools fight over the cores).
 
-  /usr/bin/python3 benchmarks/compare_pytorch.py --build build --threads 2
+  /usr/bin/python3 benchmarks/compare_pytorch.py --build build --threads 2 [--peak-gflops 157] [--mlm-only]
+
+The MLM training step rows (BertForMaskedLM, batch 16 x seq 128, dropout 0.1, cross-entropy over the
+labelled 15% of the real tokens, backward, AdamW) come in two variants, the same on both sides: the
+decoder over all B x S positions (as Hugging Face's BertForMaskedLM) and over the labelled positions
+only. Each runs in a process of its own, so its peak RSS is its own; PyTorch's includes the ~300-500 MB
+that Python and torch hold before any tensor exists (reported separately). Fraction of peak counts the
+multiply-adds of the GEMMs (3x the forward's) against --peak-gflops, the fp32 FMA peak at these threads.
 
 Needs Debian's python3-torch AND libopenblas0-pthread: without OpenBLAS, Debian's torch falls back to
 the reference BLAS and runs ~40x slower (3 vs 118 GFLOP/s at 1024^3 here), a straw man. The foundry
@@ -15,89 +22,162 @@ side needs `cmake --build build --target bench_bert_bench`.
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
 
+B, S, V, C = 16, 128, 8192, 256
+MLM_VARIANTS = {  # foundry benchmark name -> (title, decoder only at the labelled positions)
+    "BM_BertMiniMlmTrainStep/0/16/128": ("MLM train step, decoder at all positions (HF)", False),
+    "BM_BertMiniMlmTrainStep/1/16/128": ("MLM train step, decoder at masked positions", True),
+}
 
-def run_foundry(build, threads, min_time):
+
+def run_foundry(build, threads, min_time, name_filter=None):
     exe = os.path.join(build, "benchmarks", "bench_bert_bench")
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OMP_WAIT_POLICY="PASSIVE")
-    out = subprocess.run([exe, "--benchmark_format=json", f"--benchmark_min_time={min_time}"],
-                         env=env, check=True, capture_output=True, text=True).stdout
+    cmd = [exe, "--benchmark_format=json", f"--benchmark_min_time={min_time}"]
+    if name_filter:
+        cmd.append(f"--benchmark_filter={name_filter}")
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
     rows = {}
     for b in json.loads(out)["benchmarks"]:
-        rows[b["name"].replace("/real_time", "")] = b["real_time"]  # milliseconds
+        rows[b["name"].replace("/real_time", "")] = b  # real_time in milliseconds, plus the counters
     return rows
 
 
-def run_torch(threads, min_time):
+def setup_torch(threads):
     # Imported here so that the environment variables below take effect first.
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     os.environ["OPENBLAS_NUM_THREADS"] = str(threads)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     import torch
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "reference"))
-    from torch_models import BertConfig, BertModel, init_bert_
-
     torch.set_num_threads(threads)
     torch.manual_seed(0)
+    return torch
 
-    def timed(fn):
-        fn()  # warm up
-        n, start = 0, time.perf_counter()
-        while True:
-            fn()
-            n += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= min_time and n >= 3:
-                return 1000.0 * elapsed / n
 
-    config = BertConfig(vocab_size=8192, hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
+def timed(fn, min_time, cpu=None):
+    """Milliseconds per call (wall clock); with a dict `cpu`, also cpu["ms"]: process CPU time per call."""
+    fn()  # warm up
+    n, start, cpu_start = 0, time.perf_counter(), time.process_time()
+    while True:
+        fn()
+        n += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_time and n >= 3:
+            if cpu is not None:
+                cpu["ms"] = 1000.0 * (time.process_time() - cpu_start) / n
+            return 1000.0 * elapsed / n
+
+
+def bert_config(config_class):
+    return config_class(vocab_size=V, hidden_size=C, num_hidden_layers=4, num_attention_heads=4,
                         intermediate_size=1024, max_position_embeddings=512,
                         hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
-    model = BertModel(config)
+
+
+def make_batch(torch, batch, seq):
+    ids = torch.randint(1, V, (batch, seq))
+    mask = torch.ones(batch, seq, dtype=torch.long)
+    mask[1::2, 3 * seq // 4:] = 0  # every other sequence padded to 3/4 length, as bert_bench.cpp
+    return ids, mask
+
+
+def run_torch(threads, min_time):
+    torch = setup_torch(threads)
+    from torch_models import BertConfig, BertModel, init_bert_
+
+    model = BertModel(bert_config(BertConfig))
     init_bert_(model)
     rows = {}
-    for B, S in [(1, 128), (16, 128)]:
-        ids = torch.randint(1, 8192, (B, S))
-        mask = torch.ones(B, S, dtype=torch.long)
-        mask[1::2, 3 * S // 4:] = 0
+    for batch in (1, 16):
+        ids, mask = make_batch(torch, batch, S)
         model.eval()
 
         def forward():
             with torch.no_grad():
                 model(ids, mask)
-        rows[f"BM_BertMiniForward/{B}/{S}"] = timed(forward)
-    B, S = 16, 128
-    ids = torch.randint(1, 8192, (B, S))
-    mask = torch.ones(B, S, dtype=torch.long)
-    mask[1::2, 3 * S // 4:] = 0
-    r = torch.randn(B, S, 256)
+        rows[f"BM_BertMiniForward/{batch}/{S}"] = timed(forward, min_time)
+    ids, mask = make_batch(torch, B, S)
+    r = torch.randn(B, S, C)
     model.train()
 
     def step():
         h, _, _ = model(ids, mask)
         (h * r).sum().backward()
         model.zero_grad(set_to_none=True)
-    rows[f"BM_BertMiniForwardBackward/{B}/{S}"] = timed(step)
+    rows[f"BM_BertMiniForwardBackward/{B}/{S}"] = timed(step, min_time)
 
-    for S in (128, 512):
-        q, k, v = (torch.randn(16, 4, S, 64) for _ in range(3))
+    for seq in (128, 512):
+        q, k, v = (torch.randn(16, 4, seq, 64) for _ in range(3))
 
         def attention():
             p = torch.softmax(q @ k.transpose(-1, -2) / 8.0, dim=-1)
             return p @ v
         with torch.no_grad():
-            rows[f"BM_AttentionForward/{S}"] = timed(attention)
+            rows[f"BM_AttentionForward/{seq}"] = timed(attention, min_time)
         qg, kg, vg = (t.clone().requires_grad_(True) for t in (q, k, v))
-        grad = torch.randn(16, 4, S, 64)
+        grad = torch.randn(16, 4, seq, 64)
 
         def attention_fb():
             p = torch.softmax(qg @ kg.transpose(-1, -2) / 8.0, dim=-1)
             (p @ vg).backward(grad)
-        rows[f"BM_AttentionForwardBackward/{S}"] = timed(attention_fb)
+        rows[f"BM_AttentionForwardBackward/{seq}"] = timed(attention_fb, min_time)
     return rows, torch.__version__
+
+
+def peak_rss_mb():
+    """VmHWM of this process image: ru_maxrss would include the parent's peak (Linux keeps it across exec)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def torch_mlm_step(threads, min_time, masked_only):
+    """One variant of the MLM training step, in this (fresh) process; prints JSON."""
+    base_rss = peak_rss_mb()
+    torch = setup_torch(threads)
+    import torch.nn.functional as F
+    from torch_models import BertConfig, init_bert_
+    from torch_heads import BertForMaskedLM
+
+    torch_rss = peak_rss_mb()
+    model = BertForMaskedLM(bert_config(BertConfig))
+    init_bert_(model)
+    model.train()
+    ids, mask = make_batch(torch, B, S)
+    flat = torch.arange(B * S).view(B, S)
+    labels = torch.where((mask != 0) & (flat % 20 < 3), ids, torch.full_like(ids, -100))  # as bert_bench.cpp
+    selected = (labels.view(-1) != -100).nonzero().squeeze(1)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        h, _, _ = model.bert(ids, mask)
+        if masked_only:  # the decoder only on the labelled rows: the same loss, a ~7x smaller GEMM
+            scores = model.cls(h.reshape(B * S, C).index_select(0, selected))
+            loss = F.cross_entropy(scores, labels.view(-1).index_select(0, selected))
+        else:  # Hugging Face's BertForMaskedLM: scores at every position, loss where labelled
+            scores = model.cls(h)
+            loss = F.cross_entropy(scores.view(-1, V), labels.view(-1))
+        loss.backward()
+        optimizer.step()
+    cpu = {}
+    ms = timed(step, min_time, cpu)
+    print(json.dumps({"ms": ms, "cpu_ms": cpu["ms"], "rss_mb": peak_rss_mb(), "torch_rss_mb": torch_rss, "python_rss_mb": base_rss,
+                      "labelled": int(selected.numel())}))
+
+
+def mlm_forward_flops(rows):
+    """Multiply-add FLOPs of one forward of BERT-mini with the MLM head on `rows` positions (GEMMs only)."""
+    n, inter, layers, d = B * S, 1024, 4, 64
+    layer = 2 * n * C * (4 * C + 2 * inter) + 2 * 2 * B * (C // d) * S * S * d
+    return layers * layer + 2 * rows * C * (C + V)
 
 
 def main():
@@ -105,18 +185,45 @@ def main():
     parser.add_argument("--build", default="build")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--min-time", type=float, default=2.0, help="seconds per row")
+    parser.add_argument("--peak-gflops", type=float, default=157.0,
+                        help="fp32 FMA peak at --threads (2 cores of AVX2: 2 x 2 FMA x 8 lanes x 2 x ~2.45 GHz)")
+    parser.add_argument("--mlm-only", action="store_true", help="only the MLM training step rows")
+    parser.add_argument("--torch-mlm", choices=["all", "masked"], help=argparse.SUPPRESS)  # internal: one variant
     args = parser.parse_args()
-    ours = run_foundry(args.build, args.threads, args.min_time)
-    theirs, version = run_torch(args.threads, args.min_time)
-    tokens = {"BM_BertMiniForward/1/128": 128, "BM_BertMiniForward/16/128": 2048, "BM_BertMiniForwardBackward/16/128": 2048}
-    print(f"threads {args.threads}; PyTorch {version} (OMP_WAIT_POLICY=PASSIVE, OpenBLAS at {args.threads} threads)")
-    print(f"{'benchmark':40s} {'foundry ms':>11s} {'PyTorch ms':>11s} {'foundry tok/s':>14s} {'speed-up':>9s}")
-    for name, t_torch in theirs.items():
-        t_ours = ours.get(name)
-        if t_ours is None:
-            continue
-        tok = f"{1000.0 * tokens[name] / t_ours:14.0f}" if name in tokens else f"{'':14s}"
-        print(f"{name:40s} {t_ours:11.2f} {t_torch:11.2f} {tok} {t_torch / t_ours:8.2f}x")
+    if args.torch_mlm:
+        torch_mlm_step(args.threads, args.min_time, args.torch_mlm == "masked")
+        return
+
+    if not args.mlm_only:
+        ours = run_foundry(args.build, args.threads, args.min_time, "-BM_BertMiniMlmTrainStep")
+        theirs, version = run_torch(args.threads, args.min_time)
+        tokens = {"BM_BertMiniForward/1/128": 128, "BM_BertMiniForward/16/128": 2048, "BM_BertMiniForwardBackward/16/128": 2048}
+        print(f"threads {args.threads}; PyTorch {version} (OMP_WAIT_POLICY=PASSIVE, OpenBLAS at {args.threads} threads)")
+        print(f"{'benchmark':40s} {'foundry ms':>11s} {'PyTorch ms':>11s} {'foundry tok/s':>14s} {'speed-up':>9s}")
+        for name, t_torch in theirs.items():
+            if name not in ours:
+                continue
+            t_ours = ours[name]["real_time"]
+            tok = f"{1000.0 * tokens[name] / t_ours:14.0f}" if name in tokens else f"{'':14s}"
+            print(f"{name:40s} {t_ours:11.2f} {t_torch:11.2f} {tok} {t_torch / t_ours:8.2f}x")
+        print()
+
+    print(f"BERT-mini MLM train step (AdamW, batch {B}, seq {S}); peak {args.peak_gflops:.0f} GFLOP/s; RSS = peak RSS of the process;")
+    print("CPU ms = process CPU time per step over all threads (the work done; robust when other jobs share the cores)")
+    print(f"{'variant':48s} {'':8s} {'ms/step':>9s} {'CPU ms':>8s} {'tokens/s':>9s} {'% peak':>7s} {'RSS MB':>8s} {'speed-up':>9s}")
+    for name, (title, masked_only) in MLM_VARIANTS.items():
+        mine = run_foundry(args.build, args.threads, args.min_time, f"^{name}/")[name]
+        out = subprocess.run([sys.executable, os.path.abspath(__file__), "--threads", str(args.threads), "--min-time",
+                              str(args.min_time), "--torch-mlm", "masked" if masked_only else "all"],
+                             check=True, capture_output=True, text=True).stdout
+        torch_row = json.loads(out.strip().splitlines()[-1])
+        flops = 3 * mlm_forward_flops(torch_row["labelled"] if masked_only else B * S)
+        for who, ms, cpu_ms, rss in (("foundry", mine["real_time"], mine["process_cpu_ms"], mine["peak_RSS_MB"]),
+                                     ("PyTorch", torch_row["ms"], torch_row["cpu_ms"], torch_row["rss_mb"])):
+            pct = 100.0 * flops / (ms * 1e-3) / (args.peak_gflops * 1e9)
+            ratio = f"{torch_row['ms'] / ms:8.2f}x" if who == "foundry" else ""
+            print(f"{title if who == 'foundry' else '':48s} {who:8s} {ms:9.1f} {cpu_ms:8.0f} {1000.0 * B * S / ms:9.0f} {pct:6.1f}% {rss:8.0f} {ratio:>9s}")
+        print(f"{'':48s} (PyTorch's RSS after `import torch`: {torch_row['torch_rss_mb']:.0f} MB)")
 
 
 if __name__ == "__main__":
