@@ -33,6 +33,26 @@ TEST(Matmul, EveryLayoutOfOperandsMatchesNaive) {
     for (const auto& y : {b, bt}) EXPECT_TRUE(support::allclose(matmul(x, y), naive_matmul(x, y), 1e-12));
 }
 
+// Products above ~4 MFLOP run as one independent GEMM per thread over blocks of the result's rows
+// (or columns, when it is wide and short); values and gradients match the naive product.
+TEST(Matmul, ProductsSplitAcrossThreadsMatchNaive) {
+  const int threads = get_num_threads();
+  set_num_threads(2);
+  Generator rng(5);
+  auto tall = support::random_tensor<double>({160, 130}, rng), b = support::random_tensor<double>({130, 110}, rng);  // by rows
+  auto wide = support::random_tensor<double>({40, 300}, rng).requires_grad_(true);
+  auto w = support::random_tensor<double>({400, 300}, rng).requires_grad_(true);  // used as wᵀ: column-major
+  EXPECT_TRUE(support::allclose(matmul(tall, b), naive_matmul(tall, b), 1e-12));
+  EXPECT_TRUE(support::allclose(matmul(tall.t().contiguous().t(), b), naive_matmul(tall, b), 1e-12));
+  auto y = matmul(wide, w.t());  // [40, 400]: split by columns
+  EXPECT_TRUE(support::allclose(y, naive_matmul(wide, w.t()), 1e-12));
+  auto g = support::random_tensor<double>({40, 400}, rng);
+  y.backward(g);
+  EXPECT_TRUE(support::allclose(wide.grad(), naive_matmul(g, w), 1e-12));       // [40, 300] = g·w
+  EXPECT_TRUE(support::allclose(w.grad(), naive_matmul(g.t(), wide), 1e-12));   // [400, 300] = gᵀ·x
+  set_num_threads(threads);
+}
+
 TEST(Matmul, BatchedWithBroadcastBatchAxes) {
   Generator rng(4);
   auto a = support::random_tensor<double>({2, 1, 3, 4}, rng), b = support::random_tensor<double>({3, 4, 5}, rng);

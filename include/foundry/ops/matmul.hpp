@@ -52,12 +52,11 @@ void with_map(const MatView<T>& view, F&& fn) {
     fn(StridedMap<T, Eigen::ColMajor>(v.data, v.rows, v.cols, Eigen::OuterStride<>(std::max<Index>(v.cs, 1))));
 }
 
-// c (+)= a·b with c a row-major [a.rows, b.cols] block whose rows are ldc apart (ldc = 0: b.cols).
-// Operands must be gemm_ready().
+// One thread's product: c (+)= a·b through Eigen's GEMM (single-threaded inside a parallel region).
 template <class T>
-void gemm(const MatView<T>& a, const MatView<T>& b, T* c, bool accumulate, Index ldc = 0) {
+void gemm_block(const MatView<T>& a, const MatView<T>& b, T* c, bool accumulate, Index ldc) {
   Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, Eigen::Unaligned, Eigen::OuterStride<>> out(
-      c, a.rows, b.cols, Eigen::OuterStride<>(ldc > 0 ? ldc : std::max<Index>(b.cols, 1)));
+      c, a.rows, b.cols, Eigen::OuterStride<>(ldc));
   if (a.cols == 0) {
     if (!accumulate) out.setZero();
     return;
@@ -68,6 +67,36 @@ void gemm(const MatView<T>& a, const MatView<T>& b, T* c, bool accumulate, Index
       else out.noalias() = ma * mb;
     });
   });
+}
+
+inline constexpr double kParallelGemmFlops = 1 << 22;  // below, one thread: a fork costs tens of µs
+
+// c (+)= a·b with c a row-major [a.rows, b.cols] block whose rows are ldc apart (ldc = 0: b.cols).
+// Operands must be gemm_ready(). A large product is split into one block of c's rows (or columns,
+// when c is wide and short) per thread, each an independent single-threaded GEMM: Eigen's own
+// threading makes its threads wait on each other's packed panels, busy-waiting, which on two cores
+// that other work shares costs more than the duplicated packing of the shared operand.
+template <class T>
+void gemm(const MatView<T>& a, const MatView<T>& b, T* c, bool accumulate, Index ldc = 0) {
+  if (ldc <= 0) ldc = std::max<Index>(b.cols, 1);
+  const int threads = get_num_threads();
+  const double flops = 2.0 * static_cast<double>(a.rows) * static_cast<double>(b.cols) * static_cast<double>(a.cols);
+  if (threads > 1 && flops >= kParallelGemmFlops && !foundry::detail::in_parallel_region()) {
+    constexpr Index kMinBlock = 32;
+    if (a.rows >= b.cols && a.rows >= 2 * kMinBlock) {
+      foundry::detail::parallel_for(a.rows, kMinBlock, [&](Index r0, Index r1) {
+        gemm_block(MatView<T>{a.data + r0 * a.rs, r1 - r0, a.cols, a.rs, a.cs}, b, c + r0 * ldc, accumulate, ldc);
+      });
+      return;
+    }
+    if (b.cols >= 2 * kMinBlock) {
+      foundry::detail::parallel_for(b.cols, kMinBlock, [&](Index c0, Index c1) {
+        gemm_block(a, MatView<T>{b.data + c0 * b.cs, b.rows, c1 - c0, b.rs, b.cs}, c + c0, accumulate, ldc);
+      });
+      return;
+    }
+  }
+  gemm_block(a, b, c, accumulate, ldc);
 }
 
 // A tensor of rank >= 2 read as a batch of matrices over a (broadcast) batch shape.
