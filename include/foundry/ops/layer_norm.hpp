@@ -48,6 +48,29 @@ std::pair<double, double> row_moments(const T* row, Index C, double eps) {
   return {static_cast<double>(K) + m1, 1.0 / std::sqrt(var + eps)};
 }
 
+// Σ q and Σ q·xh over a row in T: kMomentLanes running sums (element j goes to lane j mod lanes), then
+// the lanes' fixed-size sum, so the bits never depend on where q and xh lie in memory. A .sum() over a
+// Map of the row would: its packets start at the first SIMD-aligned element, so its summation order
+// follows the addresses, and the backward keeps xh and q in a heap scratch vector whose alignment to a
+// 32-byte AVX packet is chance. grad_x then changed in its last bits with the heap's history (a
+// resumed run, a longer --out path), and a resumed training run drifted from the straight one.
+template <class T>
+std::pair<T, T> row_sums(const T* q, const T* xh, Index C) {
+  using Lanes = Eigen::Array<T, kMomentLanes, 1>;
+  Lanes s1 = Lanes::Zero(), s2 = Lanes::Zero();
+  Index j = 0;
+  for (; j + kMomentLanes <= C; j += kMomentLanes) {  // unaligned loads, element-wise adds: no address enters
+    const Eigen::Map<const Lanes> qj(q + j), xj(xh + j);
+    s1 += qj;
+    s2 += qj * xj;
+  }
+  for (Index l = 0; j < C; ++j, ++l) {
+    s1[l] += q[j];
+    s2[l] += q[j] * xh[j];
+  }
+  return {s1.sum(), s2.sum()};  // fixed-size: the same order every time
+}
+
 // The normalised row (x - mean) * rstd, computed in T. The double mean is split into hi + lo parts of
 // type T: x - hi is exact when x is near the mean (Sterbenz), so a float row of mean 1e4 still
 // normalises to float precision instead of losing the ~1e-3 that rounding the mean to float costs.
@@ -61,7 +84,7 @@ struct RowNormalizer {
 
 // Backward of one row. Writes xh = x̂ (scratch), and q = grad_y·weight into `gw` when there is a weight;
 // writes (acc: adds) rstd·(q - mean(q) - x̂·mean(q·x̂)) into gx (when given) and adds grad_y·x̂, grad_y
-// into the double partial sums pw, pb (when given). The two row means are Eigen's vectorised (multi-lane) sums in T:
+// into the double partial sums pw, pb (when given). The two row means are multi-lane sums in T (row_sums):
 // unlike the forward variance they feed no subtraction of near-equal large numbers, and their rounding
 // stays below that of grad_x's own float terms.
 template <class T>
@@ -78,9 +101,9 @@ void layer_norm_backward_row(const T* x, const T* g, const T* w, const RowNormal
   }
   T c1 = 0, c2 = 0;
   if (gx) {
-    using Arr = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
-    c1 = Arr(q, C).sum() / static_cast<T>(C);
-    c2 = (Arr(q, C) * Arr(xh, C)).sum() / static_cast<T>(C);
+    const auto [sum_q, sum_qxh] = row_sums(q, xh, C);
+    c1 = sum_q / static_cast<T>(C);
+    c2 = sum_qxh / static_cast<T>(C);
   }
   const T r = norm.rstd;
   if (gx && pw && pb) {  // the common case (BERT): one fused pass
