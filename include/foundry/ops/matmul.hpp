@@ -4,6 +4,7 @@
 // and batched N-D operands with broadcast batch axes. linear (x·Wᵀ + b) is in linear.hpp.
 #pragma once
 
+#include "foundry/ops/sgemm.hpp"
 #include "foundry/ops/view.hpp"
 
 namespace foundry {
@@ -52,9 +53,18 @@ void with_map(const MatView<T>& view, F&& fn) {
     fn(StridedMap<T, Eigen::ColMajor>(v.data, v.rows, v.cols, Eigen::OuterStride<>(std::max<Index>(v.cs, 1))));
 }
 
-// One thread's product: c (+)= a·b through Eigen's GEMM (single-threaded inside a parallel region).
+// One thread's product: c (+)= a·b through foundry's AVX2 kernel (float, where the CPU has it) or
+// Eigen's GEMM (single-threaded inside a parallel region).
 template <class T>
 void gemm_block(const MatView<T>& a, const MatView<T>& b, T* c, bool accumulate, Index ldc) {
+#ifdef FOUNDRY_SGEMM_X86
+  if constexpr (std::is_same_v<T, float>) {
+    if (own_sgemm_enabled()) {
+      sgemm::gemm(a.rows, b.cols, a.cols, a.data, a.rs, a.cs, b.data, b.rs, b.cs, c, ldc, accumulate);
+      return;
+    }
+  }
+#endif
   Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, Eigen::Unaligned, Eigen::OuterStride<>> out(
       c, a.rows, b.cols, Eigen::OuterStride<>(ldc));
   if (a.cols == 0) {
