@@ -1,6 +1,7 @@
 // benchmarks/bert_bench.cpp: BERT-mini (L=4, H=256, A=4, I=1024, V=8192) at batch 16 x seq 128:
 // encoder forward (inference, no graph), forward + backward of a scalar loss (the training step
-// without optimizer), the full MLM training step (BertForMaskedLM, cross-entropy, backward, AdamW),
+// without optimizer), the full MLM training step (BertForMaskedLM, cross-entropy, backward, AdamW;
+// also for BERT-small, L=6, H=512, A=8, I=2048, V=16384),
 // and the fused attention op alone at S = 128 and 512. tokens/s, GFLOP/s and peak RSS counters.
 // benchmarks/compare_pytorch.py runs the same configuration in PyTorch and prints the ratios.
 #include <sys/resource.h>
@@ -18,16 +19,18 @@ namespace {
 using foundry::Index;
 using foundry::Tensor;
 
-foundry::models::BertConfig bert_mini() {
+foundry::models::BertConfig bert_config(Index layers, Index hidden, Index heads, Index vocab) {
   foundry::models::BertConfig c;
-  c.vocab_size = 8192;
-  c.hidden_size = 256;
-  c.num_hidden_layers = 4;
-  c.num_attention_heads = 4;
-  c.intermediate_size = 1024;
+  c.vocab_size = vocab;
+  c.hidden_size = hidden;
+  c.num_hidden_layers = layers;
+  c.num_attention_heads = heads;
+  c.intermediate_size = 4 * hidden;
   c.max_position_embeddings = 512;
   return c;
 }
+foundry::models::BertConfig bert_mini() { return bert_config(4, 256, 4, 8192); }    // L=4, H=256, A=4, I=1024, V=8192
+foundry::models::BertConfig bert_small() { return bert_config(6, 512, 8, 16384); }  // L=6, H=512, A=8, I=2048, V=16384
 
 struct Batch {
   Tensor<std::int64_t> ids, mask;
@@ -81,9 +84,10 @@ Tensor<std::int64_t> mlm_labels(const Batch& b) {
 
 // Multiply-add FLOPs of one forward pass of BERT-mini with the MLM head over `rows` positions
 // (backward costs twice as much, so a training step is 3x this).
-double mlm_forward_flops(Index B, Index S, Index rows) {
-  const double N = static_cast<double>(B * S), C = 256, I = 1024, V = 8192, L = 4, D = 64;
-  const double layer = 2 * N * C * (4 * C + 2 * I) + 2 * 2 * static_cast<double>(B) * (C / D) * S * S * D;
+double mlm_forward_flops(const foundry::models::BertConfig& c, Index B, Index S, Index rows) {
+  const double N = static_cast<double>(B * S), C = static_cast<double>(c.hidden_size), I = static_cast<double>(c.intermediate_size);
+  const double V = static_cast<double>(c.vocab_size), L = static_cast<double>(c.num_hidden_layers);
+  const double layer = 2 * N * C * (4 * C + 2 * I) + 2 * 2 * static_cast<double>(B) * S * S * C;  // projections, FFN, q·kᵀ and p·v
   return L * layer + 2 * static_cast<double>(rows) * C * (C + V);
 }
 
@@ -108,13 +112,13 @@ double peak_rss_mb() {
 // 0.1, cross-entropy, backward, AdamW. range(0) = 1: the decoder runs only at the labelled positions
 // (BertForMaskedLM's default); 0: at all B·S positions, as Hugging Face's BertForMaskedLM (same loss).
 // Run one variant per process to read its peak RSS.
-void BM_BertMiniMlmTrainStep(benchmark::State& state) {
+void mlm_train_step(benchmark::State& state, const foundry::models::BertConfig& config) {
   const Index B = state.range(1), S = state.range(2);
   const bool masked_only = state.range(0) != 0;
   foundry::Generator g(0);
-  foundry::heads::BertForMaskedLM<float> model(bert_mini(), g);
+  foundry::heads::BertForMaskedLM<float> model(config, g);
   model.train();
-  const Batch batch = make_batch(B, S, 8192, g);
+  const Batch batch = make_batch(B, S, config.vocab_size, g);
   const Tensor<std::int64_t> labels = mlm_labels(batch);
   Index labelled = 0;
   for (Index i = 0; i < labels.numel(); ++i) labelled += labels.data()[i] != -100;
@@ -130,12 +134,14 @@ void BM_BertMiniMlmTrainStep(benchmark::State& state) {
     optimizer.step();
     benchmark::DoNotOptimize(out.loss.item());
   }
-  const double flops = 3 * mlm_forward_flops(B, S, masked_only ? labelled : B * S);
+  const double flops = 3 * mlm_forward_flops(config, B, S, masked_only ? labelled : B * S);
   state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(B * S), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["peak_RSS_MB"] = peak_rss_mb();
   state.counters["process_cpu_ms"] = 1e3 * (process_cpu_seconds() - cpu_start) / static_cast<double>(state.iterations());
 }
+void BM_BertMiniMlmTrainStep(benchmark::State& state) { mlm_train_step(state, bert_mini()); }
+void BM_BertSmallMlmTrainStep(benchmark::State& state) { mlm_train_step(state, bert_small()); }
 
 void BM_AttentionForwardBackward(benchmark::State& state) {
   const Index B = 16, H = 4, S = state.range(0), D = 64;
@@ -164,6 +170,7 @@ void BM_AttentionForward(benchmark::State& state) {
 BENCHMARK(BM_BertMiniForward)->Args({1, 128})->Args({16, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BertMiniForwardBackward)->Args({16, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BertMiniMlmTrainStep)->Args({1, 16, 128})->Args({0, 16, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BertSmallMlmTrainStep)->Args({1, 16, 128})->Args({0, 16, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_AttentionForward)->Arg(128)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_AttentionForwardBackward)->Arg(128)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
 

@@ -7,7 +7,7 @@ OpenBLAS pools fight over the cores).
 
   /usr/bin/python3 benchmarks/compare_pytorch.py --build build --threads 2 [--peak-gflops 157] [--mlm-only]
 
-The MLM training step rows (BertForMaskedLM, batch 16 x seq 128, dropout 0.1, cross-entropy over the
+The MLM training step rows (BertForMaskedLM, BERT-mini and BERT-small, batch 16 x seq 128, dropout 0.1, cross-entropy over the
 labelled 15% of the real tokens, backward, AdamW) come in two variants, the same on both sides: the
 decoder over all B x S positions (as Hugging Face's BertForMaskedLM) and over the labelled positions
 only. Each runs in a process of its own, so its peak RSS is its own; PyTorch's includes the ~300-500 MB
@@ -28,9 +28,15 @@ import sys
 import time
 
 B, S, V, C = 16, 128, 8192, 256
-MLM_VARIANTS = {  # foundry benchmark name -> (title, decoder only at the labelled positions)
-    "BM_BertMiniMlmTrainStep/0/16/128": ("MLM train step, decoder at all positions (HF)", False),
-    "BM_BertMiniMlmTrainStep/1/16/128": ("MLM train step, decoder at masked positions", True),
+MODELS = {  # layers, hidden, heads, intermediate, vocabulary
+    "mini": dict(layers=4, hidden=256, heads=4, inter=1024, vocab=8192),
+    "small": dict(layers=6, hidden=512, heads=8, inter=2048, vocab=16384),
+}
+MLM_VARIANTS = {  # foundry benchmark name -> (title, decoder only at the labelled positions, model)
+    "BM_BertMiniMlmTrainStep/0/16/128": ("BERT-mini MLM step, decoder at all positions (HF)", False, "mini"),
+    "BM_BertMiniMlmTrainStep/1/16/128": ("BERT-mini MLM step, decoder at masked positions", True, "mini"),
+    "BM_BertSmallMlmTrainStep/0/16/128": ("BERT-small MLM step, decoder at all positions", False, "small"),
+    "BM_BertSmallMlmTrainStep/1/16/128": ("BERT-small MLM step, decoder at masked positions", True, "small"),
 }
 
 
@@ -73,14 +79,15 @@ def timed(fn, min_time, cpu=None):
             return 1000.0 * elapsed / n
 
 
-def bert_config(config_class):
-    return config_class(vocab_size=V, hidden_size=C, num_hidden_layers=4, num_attention_heads=4,
-                        intermediate_size=1024, max_position_embeddings=512,
+def bert_config(config_class, model="mini"):
+    m = MODELS[model]
+    return config_class(vocab_size=m["vocab"], hidden_size=m["hidden"], num_hidden_layers=m["layers"],
+                        num_attention_heads=m["heads"], intermediate_size=m["inter"], max_position_embeddings=512,
                         hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
 
 
-def make_batch(torch, batch, seq):
-    ids = torch.randint(1, V, (batch, seq))
+def make_batch(torch, batch, seq, vocab=V):
+    ids = torch.randint(1, vocab, (batch, seq))
     mask = torch.ones(batch, seq, dtype=torch.long)
     mask[1::2, 3 * seq // 4:] = 0  # every other sequence padded to 3/4 length, as bert_bench.cpp
     return ids, mask
@@ -138,7 +145,7 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def torch_mlm_step(threads, min_time, masked_only):
+def torch_mlm_step(threads, min_time, masked_only, model_name):
     """One variant of the MLM training step, in this (fresh) process; prints JSON."""
     base_rss = peak_rss_mb()
     torch = setup_torch(threads)
@@ -147,10 +154,12 @@ def torch_mlm_step(threads, min_time, masked_only):
     from torch_heads import BertForMaskedLM
 
     torch_rss = peak_rss_mb()
-    model = BertForMaskedLM(bert_config(BertConfig))
+    m = MODELS[model_name]
+    hidden, vocab = m["hidden"], m["vocab"]
+    model = BertForMaskedLM(bert_config(BertConfig, model_name))
     init_bert_(model)
     model.train()
-    ids, mask = make_batch(torch, B, S)
+    ids, mask = make_batch(torch, B, S, vocab)
     flat = torch.arange(B * S).view(B, S)
     labels = torch.where((mask != 0) & (flat % 20 < 3), ids, torch.full_like(ids, -100))  # as bert_bench.cpp
     selected = (labels.view(-1) != -100).nonzero().squeeze(1)
@@ -160,11 +169,11 @@ def torch_mlm_step(threads, min_time, masked_only):
         optimizer.zero_grad(set_to_none=True)
         h, _, _ = model.bert(ids, mask)
         if masked_only:  # the decoder only on the labelled rows: the same loss, a ~7x smaller GEMM
-            scores = model.cls(h.reshape(B * S, C).index_select(0, selected))
+            scores = model.cls(h.reshape(B * S, hidden).index_select(0, selected))
             loss = F.cross_entropy(scores, labels.view(-1).index_select(0, selected))
         else:  # Hugging Face's BertForMaskedLM: scores at every position, loss where labelled
             scores = model.cls(h)
-            loss = F.cross_entropy(scores.view(-1, V), labels.view(-1))
+            loss = F.cross_entropy(scores.view(-1, vocab), labels.view(-1))
         loss.backward()
         optimizer.step()
     cpu = {}
@@ -173,11 +182,12 @@ def torch_mlm_step(threads, min_time, masked_only):
                       "labelled": int(selected.numel())}))
 
 
-def mlm_forward_flops(rows):
-    """Multiply-add FLOPs of one forward of BERT-mini with the MLM head on `rows` positions (GEMMs only)."""
-    n, inter, layers, d = B * S, 1024, 4, 64
-    layer = 2 * n * C * (4 * C + 2 * inter) + 2 * 2 * B * (C // d) * S * S * d
-    return layers * layer + 2 * rows * C * (C + V)
+def mlm_forward_flops(rows, model="mini"):
+    """Multiply-add FLOPs of one forward of the model with the MLM head on `rows` positions (GEMMs only)."""
+    m = MODELS[model]
+    n, c = B * S, m["hidden"]
+    layer = 2 * n * c * (4 * c + 2 * m["inter"]) + 2 * 2 * B * S * S * c
+    return m["layers"] * layer + 2 * rows * c * (c + m["vocab"])
 
 
 def main():
@@ -188,10 +198,12 @@ def main():
     parser.add_argument("--peak-gflops", type=float, default=157.0,
                         help="fp32 FMA peak at --threads (2 cores of AVX2: 2 x 2 FMA x 8 lanes x 2 x ~2.45 GHz)")
     parser.add_argument("--mlm-only", action="store_true", help="only the MLM training step rows")
+    parser.add_argument("--models", default="mini,small", help="MLM step models: mini, small or both (default)")
     parser.add_argument("--torch-mlm", choices=["all", "masked"], help=argparse.SUPPRESS)  # internal: one variant
+    parser.add_argument("--torch-model", choices=list(MODELS), default="mini", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.torch_mlm:
-        torch_mlm_step(args.threads, args.min_time, args.torch_mlm == "masked")
+        torch_mlm_step(args.threads, args.min_time, args.torch_mlm == "masked", args.torch_model)
         return
 
     if not args.mlm_only:
@@ -208,22 +220,25 @@ def main():
             print(f"{name:40s} {t_ours:11.2f} {t_torch:11.2f} {tok} {t_torch / t_ours:8.2f}x")
         print()
 
-    print(f"BERT-mini MLM train step (AdamW, batch {B}, seq {S}); peak {args.peak_gflops:.0f} GFLOP/s; RSS = peak RSS of the process;")
+    print(f"MLM train step (AdamW, batch {B}, seq {S}); peak {args.peak_gflops:.0f} GFLOP/s; RSS = peak RSS of the process;")
     print("CPU ms = process CPU time per step over all threads (the work done; robust when other jobs share the cores)")
-    print(f"{'variant':48s} {'':8s} {'ms/step':>9s} {'CPU ms':>8s} {'tokens/s':>9s} {'% peak':>7s} {'RSS MB':>8s} {'speed-up':>9s}")
-    for name, (title, masked_only) in MLM_VARIANTS.items():
+    print(f"{'variant':50s} {'':8s} {'ms/step':>9s} {'CPU ms':>8s} {'tokens/s':>9s} {'% peak':>7s} {'RSS MB':>8s} {'speed-up':>9s}")
+    models = args.models.split(",")
+    for name, (title, masked_only, model) in MLM_VARIANTS.items():
+        if model not in models:
+            continue
         mine = run_foundry(args.build, args.threads, args.min_time, f"^{name}/")[name]
         out = subprocess.run([sys.executable, os.path.abspath(__file__), "--threads", str(args.threads), "--min-time",
-                              str(args.min_time), "--torch-mlm", "masked" if masked_only else "all"],
+                              str(args.min_time), "--torch-mlm", "masked" if masked_only else "all", "--torch-model", model],
                              check=True, capture_output=True, text=True).stdout
         torch_row = json.loads(out.strip().splitlines()[-1])
-        flops = 3 * mlm_forward_flops(torch_row["labelled"] if masked_only else B * S)
+        flops = 3 * mlm_forward_flops(torch_row["labelled"] if masked_only else B * S, model)
         for who, ms, cpu_ms, rss in (("foundry", mine["real_time"], mine["process_cpu_ms"], mine["peak_RSS_MB"]),
                                      ("PyTorch", torch_row["ms"], torch_row["cpu_ms"], torch_row["rss_mb"])):
             pct = 100.0 * flops / (ms * 1e-3) / (args.peak_gflops * 1e9)
             ratio = f"{torch_row['ms'] / ms:8.2f}x" if who == "foundry" else ""
-            print(f"{title if who == 'foundry' else '':48s} {who:8s} {ms:9.1f} {cpu_ms:8.0f} {1000.0 * B * S / ms:9.0f} {pct:6.1f}% {rss:8.0f} {ratio:>9s}")
-        print(f"{'':48s} (PyTorch's RSS after `import torch`: {torch_row['torch_rss_mb']:.0f} MB)")
+            print(f"{title if who == 'foundry' else '':50s} {who:8s} {ms:9.1f} {cpu_ms:8.0f} {1000.0 * B * S / ms:9.0f} {pct:6.1f}% {rss:8.0f} {ratio:>9s}")
+        print(f"{'':50s} (PyTorch's RSS after `import torch`: {torch_row['torch_rss_mb']:.0f} MB)")
 
 
 if __name__ == "__main__":
