@@ -73,8 +73,24 @@ struct Scratch {
 };
 
 // Rows [0, mc) x depth [0, kc) of A (element (i, p) at a[i*rs + p*cs]) as consecutive kMR-row
-// panels; within a panel, the kMR values of each p are adjacent. Rows past mc are zero.
+// panels; within a panel, the kMR values of each p are adjacent. Rows past mc are zero. Each layout
+// is read along its unit stride: row-major A as six row streams, column-major A (a transposed
+// operand, as gᵀ in a weight gradient) one column at a time, its run cut into the panels; reading
+// panel by panel instead would jump a whole column stride for every 24 bytes.
 FOUNDRY_TARGET_AVX2 inline void pack_a(const float* a, Index rs, Index cs, Index mc, Index kc, float* out) {
+  const Index full = mc / kMR * kMR;
+  if (rs == 1 && cs != 1) {
+    for (Index p = 0; p < kc; ++p) {
+      const float* col = a + p * cs;
+      float* o = out + p * kMR;
+      for (Index i0 = 0; i0 < full; i0 += kMR, o += kMR * kc) std::memcpy(o, col + i0, kMR * sizeof(float));
+      if (full < mc) {
+        for (Index i = full; i < mc; ++i) o[i - full] = col[i];
+        for (Index i = mc - full; i < kMR; ++i) o[i] = 0.0f;
+      }
+    }
+    return;
+  }
   for (Index i0 = 0; i0 < mc; i0 += kMR, out += kMR * kc) {
     const Index m = std::min(kMR, mc - i0);
     const float* ai = a + i0 * rs;
@@ -84,8 +100,6 @@ FOUNDRY_TARGET_AVX2 inline void pack_a(const float* a, Index rs, Index cs, Index
         float* o = out + p * kMR;
         o[0] = r0[p], o[1] = r1[p], o[2] = r2[p], o[3] = r3[p], o[4] = r4[p], o[5] = r5[p];
       }
-    } else if (m == kMR && rs == 1) {  // column-major: six adjacent values per p
-      for (Index p = 0; p < kc; ++p) std::memcpy(out + p * kMR, ai + p * cs, kMR * sizeof(float));
     } else {
       for (Index p = 0; p < kc; ++p) {
         float* o = out + p * kMR;
@@ -97,17 +111,30 @@ FOUNDRY_TARGET_AVX2 inline void pack_a(const float* a, Index rs, Index cs, Index
 }
 
 // Depth [0, kc) x columns [0, nc) of B (element (p, j) at b[p*rs + j*cs]) as consecutive kNR-column
-// panels; within a panel, the kNR values of each p are adjacent. Columns past nc are zero.
+// panels; within a panel, the kNR values of each p are adjacent. Columns past nc are zero. Row-major
+// B is read row by row, each row's run cut into the panels (panel by panel would jump a row stride
+// for every 64 bytes: a cache miss each); column-major B (a transposed weight) column by column.
 FOUNDRY_TARGET_AVX2 inline void pack_b(const float* b, Index rs, Index cs, Index kc, Index nc, float* out) {
+  const Index full = nc / kNR * kNR;
+  if (cs == 1) {
+    for (Index p = 0; p < kc; ++p) {
+      const float* row = b + p * rs;
+      float* o = out + p * kNR;
+      for (Index j0 = 0; j0 < full; j0 += kNR, o += kNR * kc) {
+        _mm256_store_ps(o, _mm256_loadu_ps(row + j0));
+        _mm256_store_ps(o + 8, _mm256_loadu_ps(row + j0 + 8));
+      }
+      if (full < nc) {
+        for (Index j = full; j < nc; ++j) o[j - full] = row[j];
+        for (Index j = nc - full; j < kNR; ++j) o[j] = 0.0f;
+      }
+    }
+    return;
+  }
   for (Index j0 = 0; j0 < nc; j0 += kNR, out += kNR * kc) {
     const Index n = std::min(kNR, nc - j0);
     const float* bj = b + j0 * cs;
-    if (n == kNR && cs == 1) {  // row-major: a 16-float run per p
-      for (Index p = 0; p < kc; ++p) {
-        _mm256_store_ps(out + p * kNR, _mm256_loadu_ps(bj + p * rs));
-        _mm256_store_ps(out + p * kNR + 8, _mm256_loadu_ps(bj + p * rs + 8));
-      }
-    } else if (rs == 1) {  // column-major: each column is a contiguous run over p
+    if (rs == 1) {  // column-major: each column is a contiguous run over p
       for (Index j = 0; j < n; ++j) {
         const float* col = bj + j * cs;
         for (Index p = 0; p < kc; ++p) out[p * kNR + j] = col[p];
