@@ -52,6 +52,7 @@ inline constexpr Index kMR = 6, kNR = 16;  // register tile: 6 rows x two 8-floa
 inline constexpr Index kKC = 256;          // depth of a packed block: a 6 x kc A panel is 6 KiB (L1)
 inline constexpr Index kMC = 168;          // rows of A packed at once: 168 x 256 floats, 168 KiB (L2)
 inline constexpr Index kNC = 4080;         // columns of B packed at once (L3)
+inline constexpr Index kWholeB = 1 << 18;  // a deep B of up to 256k floats (1 MiB) is packed whole (L2/L3)
 
 // A 64-byte aligned scratch buffer per thread, grown on demand and reused by every later GEMM.
 struct Scratch {
@@ -204,6 +205,27 @@ FOUNDRY_TARGET_AVX2 inline void gemm(Index M, Index N, Index K, const float* a, 
   }
   thread_local Scratch a_scratch, b_scratch;
   float* ap = a_scratch.get(kMC * kKC);
+  const Index n_padded = (N + kNR - 1) / kNR * kNR;
+  if (K > kKC && n_padded * K <= kWholeB) {
+    // Deep and narrow (2048 x 1024 x 256): B is packed whole, once, and the depth blocks run inside each
+    // row block, so that block of C stays in L2 between them instead of being swept K / kc times.
+    // Each element still sums the depth blocks in the same order: the bits match the loop below.
+    float* bp = b_scratch.get(n_padded * K);
+    for (Index pc = 0; pc < K; pc += kKC) pack_b(b + pc * brs, brs, bcs, std::min(kKC, K - pc), N, bp + pc * n_padded);
+    for (Index ic = 0; ic < M; ic += kMC) {
+      const Index mc = std::min(kMC, M - ic);
+      for (Index pc = 0; pc < K; pc += kKC) {
+        const Index kc = std::min(kKC, K - pc);
+        const bool add = accumulate || pc > 0;
+        pack_a(a + ic * ars + pc * acs, ars, acs, mc, kc, ap);
+        const float* bpc = bp + pc * n_padded;
+        for (Index jr = 0; jr < N; jr += kNR)
+          for (Index ir = 0; ir < mc; ir += kMR)
+            tile(kc, ap + ir * kc, bpc + jr * kc, c + (ic + ir) * ldc + jr, ldc, std::min(kMR, mc - ir), std::min(kNR, N - jr), add);
+      }
+    }
+    return;
+  }
   for (Index jc = 0; jc < N; jc += kNC) {
     const Index nc = std::min(kNC, N - jc);
     float* bp = b_scratch.get((nc + kNR - 1) / kNR * kNR * std::min(kKC, K));
