@@ -73,23 +73,26 @@ struct Scratch {
   }
 };
 
+// One contiguous run of n values (a row of B, a column of A) cut into consecutive W-wide panels of
+// depth kc: values j0..j0+W-1 go to o + (j0 / W) * W * kc; the last panel's missing values are zero.
+template <Index W>
+FOUNDRY_TARGET_AVX2 inline void cut_into_panels(const float* run, Index n, Index kc, float* o) {
+  const Index full = n / W * W;
+  for (Index j0 = 0; j0 < full; j0 += W, o += W * kc) std::memcpy(o, run + j0, W * sizeof(float));
+  if (full < n) {
+    for (Index j = full; j < n; ++j) o[j - full] = run[j];
+    for (Index j = n - full; j < W; ++j) o[j] = 0.0f;
+  }
+}
+
 // Rows [0, mc) x depth [0, kc) of A (element (i, p) at a[i*rs + p*cs]) as consecutive kMR-row
 // panels; within a panel, the kMR values of each p are adjacent. Rows past mc are zero. Each layout
 // is read along its unit stride: row-major A as six row streams, column-major A (a transposed
 // operand, as gᵀ in a weight gradient) one column at a time, its run cut into the panels; reading
 // panel by panel instead would jump a whole column stride for every 24 bytes.
 FOUNDRY_TARGET_AVX2 inline void pack_a(const float* a, Index rs, Index cs, Index mc, Index kc, float* out) {
-  const Index full = mc / kMR * kMR;
   if (rs == 1 && cs != 1) {
-    for (Index p = 0; p < kc; ++p) {
-      const float* col = a + p * cs;
-      float* o = out + p * kMR;
-      for (Index i0 = 0; i0 < full; i0 += kMR, o += kMR * kc) std::memcpy(o, col + i0, kMR * sizeof(float));
-      if (full < mc) {
-        for (Index i = full; i < mc; ++i) o[i - full] = col[i];
-        for (Index i = mc - full; i < kMR; ++i) o[i] = 0.0f;
-      }
-    }
+    for (Index p = 0; p < kc; ++p) cut_into_panels<kMR>(a + p * cs, mc, kc, out + p * kMR);
     return;
   }
   for (Index i0 = 0; i0 < mc; i0 += kMR, out += kMR * kc) {
@@ -116,20 +119,8 @@ FOUNDRY_TARGET_AVX2 inline void pack_a(const float* a, Index rs, Index cs, Index
 // B is read row by row, each row's run cut into the panels (panel by panel would jump a row stride
 // for every 64 bytes: a cache miss each); column-major B (a transposed weight) column by column.
 FOUNDRY_TARGET_AVX2 inline void pack_b(const float* b, Index rs, Index cs, Index kc, Index nc, float* out) {
-  const Index full = nc / kNR * kNR;
   if (cs == 1) {
-    for (Index p = 0; p < kc; ++p) {
-      const float* row = b + p * rs;
-      float* o = out + p * kNR;
-      for (Index j0 = 0; j0 < full; j0 += kNR, o += kNR * kc) {
-        _mm256_store_ps(o, _mm256_loadu_ps(row + j0));
-        _mm256_store_ps(o + 8, _mm256_loadu_ps(row + j0 + 8));
-      }
-      if (full < nc) {
-        for (Index j = full; j < nc; ++j) o[j - full] = row[j];
-        for (Index j = nc - full; j < kNR; ++j) o[j] = 0.0f;
-      }
-    }
+    for (Index p = 0; p < kc; ++p) cut_into_panels<kNR>(b + p * rs, nc, kc, out + p * kNR);
     return;
   }
   for (Index j0 = 0; j0 < nc; j0 += kNR, out += kNR * kc) {
@@ -193,6 +184,14 @@ FOUNDRY_TARGET_AVX2 inline void tile(Index kc, const float* __restrict a, const 
     for (Index j = 0; j < n; ++j) c[i * ldc + j] = add ? c[i * ldc + j] + buf[i * kNR + j] : buf[i * kNR + j];
 }
 
+// One packed mc x kc block of A times one packed kc x nc block of B into C (rows ldc apart): B's
+// micro-panels outside, so each stays in L1 while the A panels stream past it from L2.
+FOUNDRY_TARGET_AVX2 inline void block(Index mc, Index nc, Index kc, const float* ap, const float* bp, float* c, Index ldc, bool add) {
+  for (Index jr = 0; jr < nc; jr += kNR)
+    for (Index ir = 0; ir < mc; ir += kMR)
+      tile(kc, ap + ir * kc, bp + jr * kc, c + ir * ldc + jr, ldc, std::min(kMR, mc - ir), std::min(kNR, nc - jr), add);
+}
+
 // C (+)= A·B with A [M, K] (strides ars, acs), B [K, N] (strides brs, bcs) and C row-major [M, N]
 // with rows ldc apart. Single-threaded: callers split C across threads (ops/matmul.hpp).
 FOUNDRY_TARGET_AVX2 inline void gemm(Index M, Index N, Index K, const float* a, Index ars, Index acs, const float* b, Index brs,
@@ -218,10 +217,7 @@ FOUNDRY_TARGET_AVX2 inline void gemm(Index M, Index N, Index K, const float* a, 
         const Index kc = std::min(kKC, K - pc);
         const bool add = accumulate || pc > 0;
         pack_a(a + ic * ars + pc * acs, ars, acs, mc, kc, ap);
-        const float* bpc = bp + pc * n_padded;
-        for (Index jr = 0; jr < N; jr += kNR)
-          for (Index ir = 0; ir < mc; ir += kMR)
-            tile(kc, ap + ir * kc, bpc + jr * kc, c + (ic + ir) * ldc + jr, ldc, std::min(kMR, mc - ir), std::min(kNR, N - jr), add);
+        block(mc, N, kc, ap, bp + pc * n_padded, c + ic * ldc, ldc, add);
       }
     }
     return;
@@ -236,10 +232,7 @@ FOUNDRY_TARGET_AVX2 inline void gemm(Index M, Index N, Index K, const float* a, 
       for (Index ic = 0; ic < M; ic += kMC) {
         const Index mc = std::min(kMC, M - ic);
         pack_a(a + ic * ars + pc * acs, ars, acs, mc, kc, ap);
-        for (Index jr = 0; jr < nc; jr += kNR)  // one B micro-panel stays in L1 across the A panels
-          for (Index ir = 0; ir < mc; ir += kMR)
-            tile(kc, ap + ir * kc, bp + jr * kc, c + (ic + ir) * ldc + jc + jr, ldc, std::min(kMR, mc - ir),
-                 std::min(kNR, nc - jr), add);
+        block(mc, nc, kc, ap, bp, c + ic * ldc + jc, ldc, add);
       }
     }
   }
