@@ -66,12 +66,13 @@ class Sgemm : public ::testing::Test {
 };
 
 // Every edge of the blocking: tiles of 1..6 rows and 1..16 columns, depth across the 256-deep blocks
-// (K = 257 and 513 add one more block), more rows than one packed A block (168), every operand layout.
+// (K = 257 and 513 add one more block; K = 13 leaves 5 past the packing's 8-deep transposes), more
+// rows than one packed A block (168), every operand layout.
 TEST_F(Sgemm, EveryShapeAndLayoutMatchesDoubleProduct) {
   Generator rng(21);
   for (Index M : {1, 5, 6, 7, 13, 175})
     for (Index N : {1, 15, 16, 17, 40})
-      for (Index K : {1, 8, 257})
+      for (Index K : {1, 8, 13, 257})
         for (int la = 0; la < 3; ++la)
           for (int lb = 0; lb < 3; ++lb) expect_matches_double(M, N, K, la, lb, (M + N + K + la + lb) % 2 == 0, rng);
   expect_matches_double(170, 4100, 40, 0, 1, true, rng);  // wider than one packed B block (4080 columns)

@@ -73,6 +73,22 @@ struct Scratch {
   }
 };
 
+// t[q] := (t[0][q], ..., t[7][q]): an 8 x 8 block transposed in registers (24 shuffles).
+FOUNDRY_TARGET_AVX2 inline void transpose8(__m256 t[8]) {
+  const __m256 u0 = _mm256_unpacklo_ps(t[0], t[1]), u1 = _mm256_unpackhi_ps(t[0], t[1]);
+  const __m256 u2 = _mm256_unpacklo_ps(t[2], t[3]), u3 = _mm256_unpackhi_ps(t[2], t[3]);
+  const __m256 u4 = _mm256_unpacklo_ps(t[4], t[5]), u5 = _mm256_unpackhi_ps(t[4], t[5]);
+  const __m256 u6 = _mm256_unpacklo_ps(t[6], t[7]), u7 = _mm256_unpackhi_ps(t[6], t[7]);
+  const __m256 v0 = _mm256_shuffle_ps(u0, u2, _MM_SHUFFLE(1, 0, 1, 0)), v1 = _mm256_shuffle_ps(u0, u2, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 v2 = _mm256_shuffle_ps(u1, u3, _MM_SHUFFLE(1, 0, 1, 0)), v3 = _mm256_shuffle_ps(u1, u3, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 v4 = _mm256_shuffle_ps(u4, u6, _MM_SHUFFLE(1, 0, 1, 0)), v5 = _mm256_shuffle_ps(u4, u6, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 v6 = _mm256_shuffle_ps(u5, u7, _MM_SHUFFLE(1, 0, 1, 0)), v7 = _mm256_shuffle_ps(u5, u7, _MM_SHUFFLE(3, 2, 3, 2));
+  t[0] = _mm256_permute2f128_ps(v0, v4, 0x20), t[1] = _mm256_permute2f128_ps(v1, v5, 0x20);
+  t[2] = _mm256_permute2f128_ps(v2, v6, 0x20), t[3] = _mm256_permute2f128_ps(v3, v7, 0x20);
+  t[4] = _mm256_permute2f128_ps(v0, v4, 0x31), t[5] = _mm256_permute2f128_ps(v1, v5, 0x31);
+  t[6] = _mm256_permute2f128_ps(v2, v6, 0x31), t[7] = _mm256_permute2f128_ps(v3, v7, 0x31);
+}
+
 // One contiguous run of n values (a row of B, a column of A) cut into consecutive W-wide panels of
 // depth kc: values j0..j0+W-1 go to o + (j0 / W) * W * kc; the last panel's missing values are zero.
 template <Index W>
@@ -98,9 +114,20 @@ FOUNDRY_TARGET_AVX2 inline void pack_a(const float* a, Index rs, Index cs, Index
   for (Index i0 = 0; i0 < mc; i0 += kMR, out += kMR * kc) {
     const Index m = std::min(kMR, mc - i0);
     const float* ai = a + i0 * rs;
-    if (m == kMR && cs == 1) {  // row-major: six row streams
+    if (m == kMR && cs == 1) {  // row-major: six row streams, eight values of each transposed at once
       const float *r0 = ai, *r1 = ai + rs, *r2 = ai + 2 * rs, *r3 = ai + 3 * rs, *r4 = ai + 4 * rs, *r5 = ai + 5 * rs;
-      for (Index p = 0; p < kc; ++p) {
+      Index p = 0;
+      for (; p + 8 <= kc; p += 8) {
+        __m256 t[8] = {_mm256_loadu_ps(r0 + p), _mm256_loadu_ps(r1 + p), _mm256_loadu_ps(r2 + p), _mm256_loadu_ps(r3 + p),
+                       _mm256_loadu_ps(r4 + p), _mm256_loadu_ps(r5 + p), _mm256_setzero_ps(),        _mm256_setzero_ps()};
+        transpose8(t);
+        // Each store writes 8 values of which the first 6 belong to column p + q; the 2 extra land on
+        // the next column's slots (overwritten by the next store) or, after the last one, in the
+        // scratch's padding or the next panel (written later).
+        float* o = out + p * kMR;
+        for (Index q = 0; q < 8; ++q) _mm256_storeu_ps(o + q * kMR, t[q]);
+      }
+      for (; p < kc; ++p) {
         float* o = out + p * kMR;
         o[0] = r0[p], o[1] = r1[p], o[2] = r2[p], o[3] = r3[p], o[4] = r4[p], o[5] = r5[p];
       }
@@ -126,7 +153,20 @@ FOUNDRY_TARGET_AVX2 inline void pack_b(const float* b, Index rs, Index cs, Index
   for (Index j0 = 0; j0 < nc; j0 += kNR, out += kNR * kc) {
     const Index n = std::min(kNR, nc - j0);
     const float* bj = b + j0 * cs;
-    if (rs == 1) {  // column-major: each column is a contiguous run over p
+    if (rs == 1 && n == kNR) {  // column-major: sixteen column streams, 8 x 8 blocks transposed
+      Index p = 0;
+      for (; p + 8 <= kc; p += 8) {
+        for (Index h = 0; h < kNR; h += 8) {
+          const float* col = bj + h * cs + p;
+          __m256 t[8];
+          for (Index q = 0; q < 8; ++q) t[q] = _mm256_loadu_ps(col + q * cs);
+          transpose8(t);
+          for (Index q = 0; q < 8; ++q) _mm256_store_ps(out + (p + q) * kNR + h, t[q]);
+        }
+      }
+      for (; p < kc; ++p)
+        for (Index j = 0; j < kNR; ++j) out[p * kNR + j] = bj[j * cs + p];
+    } else if (rs == 1) {  // column-major edge panel: each column is a contiguous run over p
       for (Index j = 0; j < n; ++j) {
         const float* col = bj + j * cs;
         for (Index p = 0; p < kc; ++p) out[p * kNR + j] = col[p];
@@ -203,7 +243,7 @@ FOUNDRY_TARGET_AVX2 inline void gemm(Index M, Index N, Index K, const float* a, 
     return;
   }
   thread_local Scratch a_scratch, b_scratch;
-  float* ap = a_scratch.get(kMC * kKC);
+  float* ap = a_scratch.get(kMC * kKC + 8);  // + 8: pack_a's last store runs 2 past the end
   const Index n_padded = (N + kNR - 1) / kNR * kNR;
   if (K > kKC && n_padded * K <= kWholeB) {
     // Deep and narrow (2048 x 1024 x 256): B is packed whole, once, and the depth blocks run inside each
