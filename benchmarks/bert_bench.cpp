@@ -167,6 +167,44 @@ void BM_AttentionForward(benchmark::State& state) {
   state.counters["GFLOP/s"] = benchmark::Counter(4.0 * B * H * S * S * D * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// The fp32 FMA peak of this machine at the current thread count, measured rather than assumed from
+// a nominal clock (cloud CPUs boost above it): each thread runs 12 independent chains of 8-wide
+// FMAs, enough to cover the FMA latency on both pipes. compare_pytorch.py divides by this.
+#ifdef FOUNDRY_SGEMM_X86
+FOUNDRY_TARGET_AVX2 float fma_chains(long iterations) {
+  __m256 acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(0.001f * static_cast<float>(i));
+  const __m256 a = _mm256_set1_ps(0.9999f), b = _mm256_set1_ps(1e-4f);
+  for (long k = 0; k < iterations; ++k)
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
+  __m256 s = acc[0];
+  for (int i = 1; i < 12; ++i) s = _mm256_add_ps(s, acc[i]);
+  return _mm256_cvtss_f32(s);
+}
+#endif
+
+void BM_Fp32FmaPeak(benchmark::State& state) {
+#ifdef FOUNDRY_SGEMM_X86
+  if (!foundry::ops::detail::own_sgemm_enabled()) {
+    state.SkipWithError("no AVX2+FMA");
+    return;
+  }
+  constexpr long kIterations = 20'000'000;  // 3.8 GFLOP per thread
+  const int threads = foundry::get_num_threads();
+  for (auto _ : state) {
+    float sink = 0.0f;
+#pragma omp parallel for num_threads(threads) reduction(+ : sink)
+    for (int t = 0; t < threads; ++t) sink += fma_chains(kIterations);
+    benchmark::DoNotOptimize(sink);
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * 8 * 12 * kIterations * threads * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+#else
+  state.SkipWithError("x86-64 only");
+#endif
+}
+
+BENCHMARK(BM_Fp32FmaPeak)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BertMiniForward)->Args({1, 128})->Args({16, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BertMiniForwardBackward)->Args({16, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BertMiniMlmTrainStep)->Args({1, 16, 128})->Args({0, 16, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
