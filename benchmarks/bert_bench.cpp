@@ -138,6 +138,7 @@ void mlm_train_step(benchmark::State& state, const foundry::models::BertConfig& 
   state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(B * S), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["peak_RSS_MB"] = peak_rss_mb();
+  state.counters["peak_tensor_MB"] = static_cast<double>(foundry::peak_buffer_bytes_in_use()) / (1 << 20);
   state.counters["process_cpu_ms"] = 1e3 * (process_cpu_seconds() - cpu_start) / static_cast<double>(state.iterations());
 }
 void BM_BertMiniMlmTrainStep(benchmark::State& state) { mlm_train_step(state, bert_mini()); }

@@ -117,6 +117,29 @@ TEST(Autograd, InPlaceChangeOfSavedTensorIsCaught) {
               ThrowsMessage<AutogradError>(HasSubstr("modified by an in-place operation")));
 }
 
+// A node keeps an input's values only when its backward reads them: add, the views and dropout
+// need the input's place in the graph, not its buffer, which is freed once nothing else holds it.
+// The in-place check still covers what is kept (above).
+TEST(Autograd, InputsWhoseValuesBackwardDoesNotReadAreNotKept) {
+  auto x = Tensor<double>::from({1, 2, 3, 4}).requires_grad_(true);
+  std::weak_ptr<Storage<double>> h_storage, v_storage;
+  Tensor<double> y;
+  {
+    const auto h = x * 3.0;  // a non-leaf
+    h_storage = h.storage();
+    const auto v = (h + 1.0).reshape({2, 2}).permute({1, 0});
+    v_storage = v.storage();
+    Generator gen(3);
+    y = dropout(v, 0.5, true, gen) + v.t().contiguous().t() - h.reshape({2, 2});
+  }
+  EXPECT_TRUE(h_storage.expired());
+  EXPECT_TRUE(v_storage.expired());
+  y.backward(Tensor<double>::ones({2, 2}));
+  // d/dx: dropout keeps (2 or 0) x 3, plus 3 from the copy, minus 3 from h.
+  const auto g = x.grad().to_vector();
+  for (double gi : g) EXPECT_TRUE(gi == 0.0 || gi == 6.0) << gi;
+}
+
 TEST(Autograd, DeepChainDoesNotRecurse) {
   auto x = Tensor<double>::from({1, 2, 3, 4}).requires_grad_(true);
   auto y = x;

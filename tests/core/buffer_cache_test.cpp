@@ -56,5 +56,26 @@ TEST(BufferCache, LimitAndReleaseBoundWhatIsKept) {
   EXPECT_GT(cached_buffer_bytes(), 0u);
 }
 
+TEST(BufferCache, CountsBytesInUseAndTheirPeak) {
+  if (!detail::kBufferCacheEnabled) GTEST_SKIP() << "AddressSanitizer build: the cache is bypassed";
+  release_cached_buffers();  // every buffer below is new, of exactly its size class (a cached one may be larger)
+  const std::size_t base = buffer_bytes_in_use();
+  reset_peak_buffer_bytes();
+  EXPECT_EQ(peak_buffer_bytes_in_use(), base);
+  {
+    auto a = Tensor<float>::empty({1 << 18});  // 1 MiB, exactly a size class
+    EXPECT_EQ(buffer_bytes_in_use(), base + (std::size_t{1} << 20));
+    auto b = Tensor<float>::empty({1 << 17});
+    EXPECT_EQ(buffer_bytes_in_use(), base + (std::size_t{3} << 19));
+  }
+  EXPECT_EQ(buffer_bytes_in_use(), base);
+  EXPECT_EQ(peak_buffer_bytes_in_use(), base + (std::size_t{3} << 19));
+  { auto c = Tensor<float>::empty({1 << 18}); }  // from the cache: counted again while held
+  EXPECT_EQ(buffer_bytes_in_use(), base);
+  EXPECT_EQ(peak_buffer_bytes_in_use(), base + (std::size_t{3} << 19));
+  reset_peak_buffer_bytes();
+  EXPECT_EQ(peak_buffer_bytes_in_use(), base);
+}
+
 }  // namespace
 }  // namespace foundry

@@ -52,10 +52,13 @@ class Node {
 };
 
 // The saved-tensor check: an input modified in place after it was recorded would corrupt backward.
+// It watches the storage without owning it: a closure that reads an input's values captures the
+// input and so keeps it alive; one that does not (add, dropout) lets it go after forward, and a
+// storage that is gone cannot have been modified.
+template <class T>
 struct SavedVersion {
-  const void* storage;
+  std::weak_ptr<Storage<T>> storage;
   std::uint64_t version;
-  std::shared_ptr<void> keep_alive;
 };
 
 template <class T, class Backward>
@@ -65,11 +68,11 @@ class FunctionNode final : public Node {
       : Node(name), shape_(output.shape()), output_(output.impl_ptr()), backward_(std::move(backward)) {}
 
   void add_input(const Tensor<T>& x) {
-    saved_.push_back({x.storage().get(), x.storage()->version(), x.storage()});
+    if (x.storage()) saved_.push_back({x.storage(), x.storage()->version()});
     if (x.grad_fn()) next_.push_back(x.grad_fn());
   }
   // Also saved: the output, when the closure reads its values (exp, tanh, softmax, ...).
-  void save_output_version(const Tensor<T>& y) { saved_.push_back({y.storage().get(), y.storage()->version(), y.storage()}); }
+  void save_output_version(const Tensor<T>& y) { saved_.push_back({y.storage(), y.storage()->version()}); }
 
   void* grad_buffer_erased(bool* fresh) override {
     if (fresh) *fresh = !grad_.defined();
@@ -83,7 +86,8 @@ class FunctionNode final : public Node {
           "backward: the graph through '", name(),
           "' was already freed by an earlier backward; pass retain_graph=true to backward through it twice");
     for (const auto& s : saved_) {
-      if (static_cast<const Storage<T>*>(s.storage)->version() != s.version)
+      const auto storage = s.storage.lock();
+      if (storage && storage->version() != s.version)
         foundry::detail::fail<AutogradError>(
             "backward: a tensor saved by '", name(),
             "' was modified by an in-place operation after it was used; clone() it before changing it");
@@ -112,7 +116,7 @@ class FunctionNode final : public Node {
   Shape shape_;
   std::weak_ptr<TensorImpl<T>> output_;
   std::optional<Backward> backward_;
-  std::vector<SavedVersion> saved_;
+  std::vector<SavedVersion<T>> saved_;
   Tensor<T> grad_;
 };
 

@@ -8,6 +8,7 @@
 // Builds with AddressSanitizer bypass the cache, so that a use after free is still caught.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <iterator>
 #include <map>
@@ -64,16 +65,21 @@ class BufferCache {
         const std::pair<void*, std::size_t> found{it->second, it->first};
         free_.erase(it);
         cached_ -= found.second;
+        count_in_use(found.second);
         return found;
       }
     }
-    return {::operator new(bytes, std::align_val_t{kAlignment}), bytes};
+    void* p = ::operator new(bytes, std::align_val_t{kAlignment});
+    std::lock_guard<std::mutex> lock(mutex_);
+    count_in_use(bytes);
+    return {p, bytes};
   }
 
   // Takes back a buffer of `capacity` bytes from allocate(); frees it instead when the cache is full.
   void release(void* p, std::size_t capacity) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
+      in_use_ -= capacity;
       if (cached_ + capacity <= limit_) {
         try {
           free_.emplace(capacity, p);
@@ -104,9 +110,26 @@ class BufferCache {
     std::lock_guard<std::mutex> lock(mutex_);
     return cached_;
   }
+  std::size_t in_use_bytes() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return in_use_;
+  }
+  std::size_t peak_in_use_bytes() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return peak_in_use_;
+  }
+  void reset_peak() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    peak_in_use_ = in_use_;
+  }
 
  private:
   BufferCache() = default;
+
+  void count_in_use(std::size_t bytes) {  // mutex_ held
+    in_use_ += bytes;
+    peak_in_use_ = std::max(peak_in_use_, in_use_);
+  }
 
   void trim_locked() {  // frees buffers, largest first, until the cache fits its limit
     while (cached_ > limit_ && !free_.empty()) {
@@ -120,6 +143,7 @@ class BufferCache {
   std::mutex mutex_;
   std::multimap<std::size_t, void*> free_;  // capacity -> buffer
   std::size_t cached_ = 0;
+  std::size_t in_use_ = 0, peak_in_use_ = 0;  // bytes of cache-class buffers held by live tensors
   std::size_t limit_ = std::size_t{1} << 30;
 };
 
@@ -131,5 +155,11 @@ inline void set_buffer_cache_limit(std::size_t bytes) { detail::BufferCache::ins
 inline void release_cached_buffers() { detail::BufferCache::instance().clear(); }
 // Bytes currently held by the cache, not in use by any tensor.
 inline std::size_t cached_buffer_bytes() { return detail::BufferCache::instance().cached_bytes(); }
+// Bytes of tensor buffers of 64 KiB and more (activations, gradients, weights) in use now, and the
+// most in use at once since the start or the last reset_peak_buffer_bytes(): what a training step's
+// activations really need, next to the process's peak RSS. Zero in AddressSanitizer builds.
+inline std::size_t buffer_bytes_in_use() { return detail::BufferCache::instance().in_use_bytes(); }
+inline std::size_t peak_buffer_bytes_in_use() { return detail::BufferCache::instance().peak_in_use_bytes(); }
+inline void reset_peak_buffer_bytes() { detail::BufferCache::instance().reset_peak(); }
 
 }  // namespace foundry

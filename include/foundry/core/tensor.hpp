@@ -249,6 +249,21 @@ class Tensor {
   }
   // Zeroes (drops) the accumulated gradient.
   void zero_grad() const { impl().grad.reset(); }
+  // What a backward closure captures of an input whose VALUES it does not read (add, dropout, views):
+  // the input's shape, strides and place in the graph, without its storage, so the closure does not
+  // keep the input's buffer alive until backward (for BERT, a third of a layer's activations). Its
+  // grad_slot() and grad_ref() work; its data() must not be called. A leaf that requires grad is
+  // returned as itself: its gradient accumulates in its own impl.
+  Tensor grad_target() const {
+    if (!impl_ || (is_leaf() && requires_grad())) return *this;
+    auto ghost = std::make_shared<TensorImpl<T>>();
+    ghost->offset = impl().offset;
+    ghost->shape = impl().shape;
+    ghost->strides = impl().strides;
+    ghost->requires_grad = impl().requires_grad;
+    ghost->grad_fn = impl().grad_fn;
+    return Tensor(std::move(ghost));
+  }
 
   // ---- declared here, defined with the op they forward to (include foundry/foundry.hpp) ------
   void backward(const Tensor& grad_output = Tensor(), bool retain_graph = false) const;

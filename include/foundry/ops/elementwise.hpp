@@ -165,7 +165,7 @@ Tensor<T> add(const Tensor<T>& a, const Tensor<T>& b) {
   detail::expect_numeric<T>();
   const Shape shape = detail::broadcast_shape("add", a, b);
   Tensor<T> y = detail::map_broadcast<T>(shape, [](T u, T v) { return u + v; }, a, b);
-  return autograd::record<T>("add", y, {a, b}, [a, b](const Tensor<T>& grad_y) {
+  return autograd::record<T>("add", y, {a, b}, [a = a.grad_target(), b = b.grad_target()](const Tensor<T>& grad_y) {
     detail::accumulate_grad(a, grad_y);
     detail::accumulate_grad(b, grad_y);
   });
@@ -176,7 +176,7 @@ Tensor<T> sub(const Tensor<T>& a, const Tensor<T>& b) {
   detail::expect_numeric<T>();
   const Shape shape = detail::broadcast_shape("sub", a, b);
   Tensor<T> y = detail::map_broadcast<T>(shape, [](T u, T v) { return u - v; }, a, b);
-  return autograd::record<T>("sub", y, {a, b}, [a, b](const Tensor<T>& grad_y) {
+  return autograd::record<T>("sub", y, {a, b}, [a = a.grad_target(), b = b.grad_target()](const Tensor<T>& grad_y) {
     detail::accumulate_grad(a, grad_y);
     detail::accumulate_broadcast(b, grad_y.shape(), [](T g) { return -g; }, grad_y);
   });
@@ -212,7 +212,7 @@ Tensor<T> add(const Tensor<T>& a, S s) {
   detail::expect_numeric<T>();
   const T c = static_cast<T>(s);
   Tensor<T> y = detail::map_broadcast<T>(a.shape(), [c](T u) { return u + c; }, a);
-  return autograd::record<T>("add", y, {a}, [a](const Tensor<T>& grad_y) { detail::accumulate_grad(a, grad_y); });
+  return autograd::record<T>("add", y, {a}, [a = a.grad_target()](const Tensor<T>& grad_y) { detail::accumulate_grad(a, grad_y); });
 }
 template <class T, detail::Scalar S>
 Tensor<T> add(S s, const Tensor<T>& b) {
@@ -224,14 +224,14 @@ Tensor<T> sub(const Tensor<T>& a, S s) {
   detail::expect_numeric<T>();
   const T c = static_cast<T>(s);
   Tensor<T> y = detail::map_broadcast<T>(a.shape(), [c](T u) { return u - c; }, a);
-  return autograd::record<T>("sub", y, {a}, [a](const Tensor<T>& grad_y) { detail::accumulate_grad(a, grad_y); });
+  return autograd::record<T>("sub", y, {a}, [a = a.grad_target()](const Tensor<T>& grad_y) { detail::accumulate_grad(a, grad_y); });
 }
 template <class T, detail::Scalar S>
 Tensor<T> sub(S s, const Tensor<T>& b) {
   detail::expect_numeric<T>();
   const T c = static_cast<T>(s);
   Tensor<T> y = detail::map_broadcast<T>(b.shape(), [c](T v) { return c - v; }, b);
-  return autograd::record<T>("sub", y, {b}, [b](const Tensor<T>& grad_y) {
+  return autograd::record<T>("sub", y, {b}, [b = b.grad_target()](const Tensor<T>& grad_y) {
     const GradSlot<T> gb = b.grad_slot();
     detail::assign_or_add(gb.buffer.array(), -grad_y.array(), gb.accumulate);
   });
@@ -242,7 +242,7 @@ Tensor<T> mul(const Tensor<T>& a, S s) {
   detail::expect_numeric<T>();
   const T c = static_cast<T>(s);
   Tensor<T> y = detail::map_broadcast<T>(a.shape(), [c](T u) { return u * c; }, a);
-  return autograd::record<T>("mul", y, {a}, [a, c](const Tensor<T>& grad_y) {
+  return autograd::record<T>("mul", y, {a}, [a = a.grad_target(), c](const Tensor<T>& grad_y) {
     const GradSlot<T> ga = a.grad_slot();
     detail::assign_or_add(ga.buffer.array(), c * grad_y.array(), ga.accumulate);
   });
@@ -257,7 +257,7 @@ Tensor<T> div(const Tensor<T>& a, S s) {
   detail::expect_floating<T>();
   const T c = static_cast<T>(s);
   Tensor<T> y = detail::map_broadcast<T>(a.shape(), [c](T u) { return u / c; }, a);
-  return autograd::record<T>("div", y, {a}, [a, c](const Tensor<T>& grad_y) {
+  return autograd::record<T>("div", y, {a}, [a = a.grad_target(), c](const Tensor<T>& grad_y) {
     const GradSlot<T> ga = a.grad_slot();
     detail::assign_or_add(ga.buffer.array(), grad_y.array() / c, ga.accumulate);
   });
@@ -276,7 +276,7 @@ template <class T>
 Tensor<T> neg(const Tensor<T>& x) {
   detail::expect_numeric<T>();
   Tensor<T> y = detail::map_broadcast<T>(x.shape(), [](T u) { return -u; }, x);
-  return autograd::record<T>("neg", y, {x}, [x](const Tensor<T>& grad_y) {
+  return autograd::record<T>("neg", y, {x}, [x = x.grad_target()](const Tensor<T>& grad_y) {
     const GradSlot<T> gx = x.grad_slot();
     detail::assign_or_add(gx.buffer.array(), -grad_y.array(), gx.accumulate);
   });

@@ -142,7 +142,7 @@ Tensor<T> index_select(const Tensor<T>& x, Index axis, const Tensor<std::int64_t
   const Tensor<T> xc = x.contiguous_data();
   Tensor<T> y = Tensor<T>::empty(y_shape);
   detail::gather_rows(y.data(), xc.data(), idx.data(), outer, n, k, inner);
-  return autograd::record<T>("index_select", y, {x}, [x, idx, outer, n, k, inner](const Tensor<T>& grad_y) {
+  return autograd::record<T>("index_select", y, {x}, [x = x.grad_target(), idx, outer, n, k, inner](const Tensor<T>& grad_y) {
     // y[o, j, :] = x[o, idx[j], :], so grad_x[o, idx[j], :] += grad_y[o, j, :], summed over repeats.
     detail::scatter_add_rows(x.grad_ref().data(), grad_y.data(), idx.data(), outer, n, k, inner);
   });
@@ -180,7 +180,7 @@ Tensor<T> gather(const Tensor<T>& x, Index axis, const Tensor<std::int64_t>& ind
     const std::int64_t* ip = idx.data();
     detail::for_each_offset2_parallel(idx.shape(), 0, si, sx, [&](Index i, Index off) { out[i] = xb[off + ip[i] * step_x]; });
   }
-  return autograd::record<T>("gather", y, {x}, [x, idx, a](const Tensor<T>& grad_y) {
+  return autograd::record<T>("gather", y, {x}, [x = x.grad_target(), idx, a](const Tensor<T>& grad_y) {
     // grad_x[p with axis coordinate index[p]] += grad_y[p]. Threads split an axis other than `a`:
     // positions that differ there write different elements of grad_x, so nothing races.
     Tensor<T> gx = x.grad_ref();

@@ -173,7 +173,7 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Tensor<T>& weight = Tensor<T>(), 
     }
   });
 
-  auto backward = [x, xc, weight, bias, w, mean, rstd, C, rows](const Tensor<T>& grad_y) {
+  auto backward = [x = x.grad_target(), xc, weight, bias, w, mean, rstd, C, rows](const Tensor<T>& grad_y) {
     // With xh = (x - mean)·rstd and gw = grad_y·weight (grad_y without a weight), per row:
     //   grad_x = rstd·(gw - mean(gw) - xh·mean(gw·xh)),  grad_weight = Σ_rows grad_y·xh,  grad_bias = Σ_rows grad_y.
     // Threads own contiguous blocks of rows and keep private double partials of grad_weight and

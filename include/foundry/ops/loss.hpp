@@ -133,7 +133,7 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const Tensor<std::int64_t>& tar
   });
   Tensor<T> y = detail::reduce_loss<T>(values, batch, options.reduction, counted);
   return autograd::record<T>("cross_entropy", std::move(y), {logits},
-                             [logits, x, tc, stats, options, counted, C](const Tensor<T>& grad_y) {
+                             [logits = logits.grad_target(), x, tc, stats, options, counted, C](const Tensor<T>& grad_y) {
     // d loss / d x_c = softmax_c - (1 - ε)[c = target] - ε / C, times the reduction's scale.
     const GradSlot<T> slot = logits.grad_slot();
     T* gx = slot.data();

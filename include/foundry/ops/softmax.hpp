@@ -155,7 +155,7 @@ Tensor<T> softmax_impl(const char* op, const Tensor<T>& x, Index axis) {
   Tensor<T> y = Tensor<T>::empty(x.shape());
   if (y.numel() > 0) softmax_forward<kLog>(xc.data(), y.data(), geo);
   const Tensor<T> saved = y.detach();
-  return autograd::record<T>(op, std::move(y), {x}, [x, saved, geo](const Tensor<T>& grad_y) {
+  return autograd::record<T>(op, std::move(y), {x}, [x = x.grad_target(), saved, geo](const Tensor<T>& grad_y) {
     const GradSlot<T> gx = x.grad_slot();
     if (saved.numel() > 0) softmax_backward<kLog>(saved.data(), grad_y.data(), gx.data(), gx.accumulate, geo);
   }, /*save_output=*/true);

@@ -62,7 +62,7 @@ Tensor<T> reshape(const Tensor<T>& x, const Shape& shape) {
   const Shape to = detail::infer_shape("reshape", x.shape(), shape);
   const Tensor<T> src = x.is_contiguous() ? x : x.contiguous();
   Tensor<T> y = src.as_strided(to, contiguous_strides(to), src.offset());
-  return autograd::record<T>("reshape", y, {src}, [src](const Tensor<T>& grad_y) {
+  return autograd::record<T>("reshape", y, {src}, [src = src.grad_target()](const Tensor<T>& grad_y) {
     detail::write_grad(src.grad_slot(), grad_y.data(), grad_y.numel());  // both contiguous, same element order
   });
 }
@@ -109,7 +109,7 @@ Tensor<T> permute(const Tensor<T>& x, const Shape& order) {
     strides.push_back(x.strides()[a]);
   }
   Tensor<T> y = x.as_strided(shape, strides, x.offset());
-  return autograd::record<T>("permute", y, {x}, [x, inverse](const Tensor<T>& grad_y) {
+  return autograd::record<T>("permute", y, {x}, [x = x.grad_target(), inverse](const Tensor<T>& grad_y) {
     Shape s, st;
     for (int i = 0; i < inverse.size(); ++i) {  // grad_y seen through the inverse permutation
       s.push_back(grad_y.shape()[static_cast<int>(inverse[i])]);
@@ -145,7 +145,7 @@ Tensor<T> slice(const Tensor<T>& x, Index axis, Index start, Index end, Index st
   strides[a] = x.strides()[a] * step;
   const Index offset = x.offset() + start * x.strides()[a];
   Tensor<T> y = x.as_strided(shape, strides, offset);
-  return autograd::record<T>("slice", y, {x}, [x, a, start, step](const Tensor<T>& grad_y) {
+  return autograd::record<T>("slice", y, {x}, [x = x.grad_target(), a, start, step](const Tensor<T>& grad_y) {
     Tensor<T> buf = x.grad_ref();
     Strides bs = buf.strides();
     const Index off = start * bs[a];
@@ -179,7 +179,7 @@ Tensor<T> select(const Tensor<T>& x, Index axis, Index index) {
   shape.erase(a);
   strides.erase(a);
   Tensor<T> y = x.as_strided(shape, strides, x.offset() + index * x.strides()[a]);
-  return autograd::record<T>("select", y, {x}, [x, a, index](const Tensor<T>& grad_y) {
+  return autograd::record<T>("select", y, {x}, [x = x.grad_target(), a, index](const Tensor<T>& grad_y) {
     Tensor<T> buf = x.grad_ref();
     Strides bs = buf.strides();
     const Index off = index * bs[a];
@@ -211,7 +211,7 @@ Tensor<T> expand(const Tensor<T>& x, const Shape& shape) {
   }
   if (to == x.shape()) return x;
   Tensor<T> y = x.as_strided(to, strides, x.offset());
-  return autograd::record<T>("expand", y, {x}, [x](const Tensor<T>& grad_y) { detail::accumulate_grad(x, grad_y); });
+  return autograd::record<T>("expand", y, {x}, [x = x.grad_target()](const Tensor<T>& grad_y) { detail::accumulate_grad(x, grad_y); });
 }
 
 template <class T>
@@ -236,7 +236,7 @@ Tensor<T> squeeze(const Tensor<T>& x, Index axis) {
   Shape strides = x.strides();
   strides.erase(a);
   Tensor<T> y = x.as_strided(to, strides, x.offset());
-  return autograd::record<T>("squeeze", y, {x}, [x](const Tensor<T>& grad_y) {
+  return autograd::record<T>("squeeze", y, {x}, [x = x.grad_target()](const Tensor<T>& grad_y) {
     const Tensor<T> g = grad_y.contiguous_data();
     detail::write_grad(x.grad_slot(), g.data(), g.numel());  // same element order, one fewer axis
   });
@@ -250,7 +250,7 @@ Tensor<T> unsqueeze(const Tensor<T>& x, Index axis) {
   to.insert(a, 1);
   strides.insert(a, a < x.dim() ? x.strides()[a] * x.shape()[a] : 1);
   Tensor<T> y = x.as_strided(to, strides, x.offset());
-  return autograd::record<T>("unsqueeze", y, {x}, [x](const Tensor<T>& grad_y) {
+  return autograd::record<T>("unsqueeze", y, {x}, [x = x.grad_target()](const Tensor<T>& grad_y) {
     detail::write_grad(x.grad_slot(), grad_y.data(), grad_y.numel());  // same element order, one more axis
   });
 }
@@ -259,7 +259,7 @@ Tensor<T> unsqueeze(const Tensor<T>& x, Index axis) {
 template <class T>
 Tensor<T> clone(const Tensor<T>& x) {
   Tensor<T> y = x.clone_data();
-  return autograd::record<T>("clone", y, {x}, [x](const Tensor<T>& grad_y) {
+  return autograd::record<T>("clone", y, {x}, [x = x.grad_target()](const Tensor<T>& grad_y) {
     detail::write_grad(x.grad_slot(), grad_y.data(), grad_y.numel());
   });
 }
