@@ -124,5 +124,41 @@ TEST(Linear, FloatMatchesDoubleOnLargerShapes) {
   EXPECT_TRUE(support::allclose(yf.to<double>(), yd, 1e-4, 1e-4));
 }
 
+// linear_of_gelu(z, w, b) is linear(gelu(z), w, b) keeping only z: finite differences in double for both
+// GELU forms, and in float the same bits as the composition, forward and every gradient (the same
+// kernels run in the same order; only when gelu(z) is computed differs).
+TEST(LinearOfGelu, GradientsMatchFiniteDifferences) {
+  Generator rng(11);
+  for (auto approx : {GeluApproximation::kNone, GeluApproximation::kTanh}) {
+    auto fn = [approx](const Tensor<double>& z, const Tensor<double>& w, const Tensor<double>& b) {
+      return ops::linear_of_gelu(z, w, b, approx);
+    };
+    EXPECT_TRUE(gradcheck(fn, support::random_tensor<double>({2, 3, 4}, rng), support::random_tensor<double>({5, 4}, rng),
+                          support::random_tensor<double>({5}, rng)));
+    auto zt = support::random_tensor<double>({4, 3}, rng).t();  // non-contiguous z, transposed weight
+    EXPECT_TRUE(gradcheck(fn, zt, support::random_tensor<double>({4, 2}, rng).t(), support::random_tensor<double>({2}, rng)));
+  }
+}
+
+TEST(LinearOfGelu, SameBitsAsTheComposition) {
+  Generator rng(12);
+  for (auto approx : {GeluApproximation::kNone, GeluApproximation::kTanh}) {
+    const auto z0 = randn<float>({3, 40, 96}, rng), w0 = randn<float>({64, 96}, rng), b0 = randn<float>({64}, rng);
+    const auto g = randn<float>({3, 40, 64}, rng);
+    Tensor<float> grads[2][3], ys[2];
+    for (int fused = 0; fused < 2; ++fused) {
+      auto z = z0.clone().requires_grad_(true), w = w0.clone().requires_grad_(true), b = b0.clone().requires_grad_(true);
+      const auto zz = z * 1.0f;  // a non-leaf z, as in a network
+      ys[fused] = fused ? ops::linear_of_gelu(zz, w, b, approx) : linear(gelu(zz, approx), w, b);
+      ys[fused].backward(g);
+      grads[fused][0] = z.grad(), grads[fused][1] = w.grad(), grads[fused][2] = b.grad();
+    }
+    EXPECT_EQ(ys[1], ys[0]);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(grads[1][i], grads[0][i]) << "gradient " << i;
+  }
+  EXPECT_THAT([] { ops::linear_of_gelu(zeros<float>({3, 4}), zeros<float>({2, 5})); },
+              ThrowsMessage<ShapeError>(HasSubstr("linear_of_gelu: x axis 1 (4) must equal weight axis 1 (5)")));
+}
+
 }  // namespace
 }  // namespace foundry

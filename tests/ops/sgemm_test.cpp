@@ -131,6 +131,25 @@ TEST_F(Sgemm, WholePackedAndBlockwiseBPathsGiveTheSameBits) {
   EXPECT_EQ(narrow, wide);
 }
 
+// A linear layer's bias added in the last depth block's store gives the bits of adding it after the
+// product, on both loop orders, with edge tiles, and on top of an accumulated C; with K = 0, C is the bias.
+TEST_F(Sgemm, BiasInTheStoreEqualsAddingItAfter) {
+  Generator rng(25);
+  for (Index M : {7, 200})
+    for (Index N : {21, 900})
+      for (Index K : {0, 5, 300})
+        for (bool accumulate : {false, true}) {
+          const Operand a = random_operand(M, K + 1, 0, 0, rng), b = random_operand(K + 1, N, 1, 0, rng);
+          const auto bias = randn<float>({N}, rng);
+          std::vector<float> fused(static_cast<std::size_t>(M * N), 0.5f), after = fused;
+          sg::gemm(M, N, K, a.data(), a.rs, a.cs, b.data(), b.rs, b.cs, fused.data(), N, accumulate, bias.data());
+          sg::gemm(M, N, K, a.data(), a.rs, a.cs, b.data(), b.rs, b.cs, after.data(), N, accumulate);
+          for (Index i = 0; i < M; ++i)
+            for (Index j = 0; j < N; ++j) after[static_cast<std::size_t>(i * N + j)] += bias.data()[j];
+          ASSERT_EQ(fused, after) << "M " << M << " N " << N << " K " << K << " accumulate " << accumulate;
+        }
+}
+
 // matmul on floats goes through the kernel; the Eigen path (FOUNDRY_GEMM=eigen) agrees to rounding.
 TEST_F(Sgemm, MatmulUsesItAndAgreesWithEigen) {
   Generator rng(23);

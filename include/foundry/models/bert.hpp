@@ -68,6 +68,10 @@ class BertResidualOutput : public nn::Module<T> {
   Tensor<T> forward(const Tensor<T>& h, const Tensor<T>& residual) const {
     return norm_->forward(dropout_->forward(dense_->forward(h)) + residual);
   }
+  // forward(activate(z, act), residual), without keeping activate(z, act) for backward.
+  Tensor<T> forward_activated(const Tensor<T>& z, nn::Activation act, const Tensor<T>& residual) const {
+    return norm_->forward(dropout_->forward(dense_->forward_activated(z, act)) + residual);
+  }
 
  private:
   std::shared_ptr<nn::Linear<T>> dense_;
@@ -117,7 +121,7 @@ class BertLayer : public nn::Module<T> {
   // x: [B, S, C] -> [B, S, C]
   Tensor<T> forward(const Tensor<T>& x, const nn::AttentionMask<T>& mask, Tensor<T>* weights = nullptr) const {
     const Tensor<T> a = attention_->forward(x, mask, weights);
-    return output_->forward(nn::activate(intermediate_->dense->forward(a), act_), a);
+    return output_->forward_activated(intermediate_->dense->forward(a), act_, a);
   }
 
  private:

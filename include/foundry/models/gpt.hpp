@@ -89,7 +89,7 @@ class GptMlp : public nn::Module<T> {
         act_(nn::activation_from_name(c.activation_function)) {}
 
   std::string type_name() const override { return "GptMlp"; }
-  Tensor<T> forward(const Tensor<T>& x) const { return c_proj_->forward(nn::activate(c_fc_->forward(x), act_)); }
+  Tensor<T> forward(const Tensor<T>& x) const { return c_proj_->forward_activated(c_fc_->forward(x), act_); }
 
   // GPT-2 scales the init of projections into the residual stream by 1/sqrt(2 * n_layer).
   static nn::init::Initializer<T> residual_init(const GptConfig& c) {

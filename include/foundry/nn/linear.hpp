@@ -2,6 +2,7 @@
 // PyTorch's default initialisation unless an initializer is given.
 #pragma once
 
+#include "foundry/nn/activation.hpp"
 #include "foundry/nn/init.hpp"
 #include "foundry/nn/module.hpp"
 #include "foundry/ops/linear.hpp"
@@ -24,6 +25,13 @@ class Linear : public Module<T> {
   std::string type_name() const override { return "Linear"; }
 
   Tensor<T> forward(const Tensor<T>& x) const { return ops::linear(x, weight_, bias_); }  // [..., in] -> [..., out]
+  // forward(activate(z, act)); the GELUs through ops::linear_of_gelu, which keeps z but not act(z)
+  // for backward (a Transformer feed-forward's second half).
+  Tensor<T> forward_activated(const Tensor<T>& z, Activation act) const {
+    if (act == Activation::Gelu) return ops::linear_of_gelu(z, weight_, bias_, ops::GeluApproximation::kNone);
+    if (act == Activation::GeluTanh) return ops::linear_of_gelu(z, weight_, bias_, ops::GeluApproximation::kTanh);
+    return forward(activate(z, act));
+  }
 
   const Tensor<T>& weight() const { return weight_; }  // [out, in]
   const Tensor<T>& bias() const { return bias_; }      // [out] or undefined

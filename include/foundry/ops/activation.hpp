@@ -249,52 +249,75 @@ Tensor<T> erf(const Tensor<T>& x) {
 // torch.nn.functional.gelu's approximate='none' (x·Φ(x), Φ the normal CDF) and approximate='tanh'.
 enum class GeluApproximation { kNone, kTanh };
 
+namespace detail {
+
+// y = gelu(x) over n contiguous values: the kernel behind gelu(), also run by ops that fuse it
+// (linear_of_gelu recomputes it in backward instead of keeping it).
+template <class T>
+void gelu_values(const T* x, T* y, Index n, GeluApproximation approximate) {
+  using Map = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+  using CMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+  if (approximate == GeluApproximation::kTanh) {
+    for_blocks(n, [&](Index b, Index m) {
+      const CMap v(x + b, m);
+      const auto [w, e] = gelu_tanh_parts(v);
+      Map(y + b, m) = v * (w >= T(0)).select(T(1), e) / (T(1) + e);  // x·σ(w)
+    });
+  } else if constexpr (std::is_same_v<T, float>) {
+    map_float_packets(n, y, false, [](const FloatPacket& v) { return Eigen::internal::pmul(v, normal_cdf_packet(v)); }, x);
+  } else {
+    parallel_for(n, kPointwiseGrain, [&](Index i0, Index i1) {
+      for (Index i = i0; i < i1; ++i) y[i] = x[i] * T(0.5) * std::erfc(-x[i] * std::numbers::sqrt2 / 2);
+    });
+  }
+}
+
+// gx = g·gelu'(x) (accumulate: gx += ...) over n contiguous values.
+template <class T>
+void gelu_grads(const T* x, const T* g, T* gx, bool accumulate, Index n, GeluApproximation approximate) {
+  using Map = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+  using CMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+  if (approximate == GeluApproximation::kTanh) {
+    // d/dx x·σ(w) = σ(w) + x·σ(w)σ(-w)·w', w' = 2√(2/π)(1 + 3·0.044715x²). Where σ(w)σ(-w) is 0
+    // (|x| huge) the second term is 0, even if x·w' overflowed.
+    for_blocks(n, [&](Index b, Index m) {
+      const CMap v(x + b, m), gy(g + b, m);
+      const auto [w, e] = gelu_tanh_parts(v);
+      const Block<T> r = T(1) / (T(1) + e);
+      const Block<T> s = (w >= T(0)).select(T(1), e) * r;
+      const Block<T> q = e * r * r;  // σ(w)σ(-w) = σ(w)(1 - σ(w)) without its cancellation near 1
+      const Block<T> dw = T(2 * kGeluTanhScale) * (T(1) + T(3 * kGeluTanhCubic) * v * v);
+      assign_or_add(Map(gx + b, m), (v == v).select(gy * (s + (q > T(0)).select(v * q * dw, T(0))), v), accumulate);  // NaN in, NaN out
+    });
+  } else if constexpr (std::is_same_v<T, float>) {
+    map_float_packets(n, gx, accumulate, [](const FloatPacket& gy, const FloatPacket& v) {
+      return Eigen::internal::pmul(gy, gelu_grad_packet(v));
+    }, g, x);
+  } else {
+    parallel_for(n, kPointwiseGrain, [&](Index i0, Index i1) {
+      for (Index i = i0; i < i1; ++i) {
+        const T v = x[i];
+        const T d = g[i] * (T(0.5) * std::erfc(-v * std::numbers::sqrt2 / 2) + v * kInvSqrt2Pi * std::exp(-v * v / 2));
+        gx[i] = accumulate ? gx[i] + d : d;
+      }
+    });
+  }
+}
+
+}  // namespace detail
+
 // gelu(x) = x·Φ(x); grad = Φ(x) + x·φ(x), φ the normal density. Float results stay within 5e-7
 // relative (exact form) and 3 ulp (tanh form, x >= -9.5) also in the negative tail, where PyTorch's
 // 0.5·x·(1 + erf(x/√2)) cancels to 0. Double uses std::erfc for the exact form.
 template <class T>
 Tensor<T> gelu(const Tensor<T>& x, GeluApproximation approximate = GeluApproximation::kNone) {
   detail::expect_floating<T>();
-  using Block = detail::Block<T>;
   const Tensor<T> xc = x.contiguous_data();
-  if (approximate == GeluApproximation::kTanh) {
-    Tensor<T> y = detail::map_blocks<T>(xc, [](const auto& v) -> Block {
-      const auto [w, e] = detail::gelu_tanh_parts(v);
-      return v * (w >= T(0)).select(T(1), e) / (T(1) + e);  // x·σ(w)
-    });
-    return autograd::record<T>("gelu", y, {x}, [x, xc](const Tensor<T>& grad_y) {
-      // d/dx x·σ(w) = σ(w) + x·σ(w)σ(-w)·w', w' = 2√(2/π)(1 + 3·0.044715x²). Where σ(w)σ(-w) is 0
-      // (|x| huge) the second term is 0, even if x·w' overflowed.
-      detail::add_grad_blocks(x, grad_y, xc, [](const auto& g, const auto& v) -> Block {
-        const auto [w, e] = detail::gelu_tanh_parts(v);
-        const Block r = T(1) / (T(1) + e);
-        const Block s = (w >= T(0)).select(T(1), e) * r;
-        const Block q = e * r * r;  // σ(w)σ(-w) = σ(w)(1 - σ(w)) without its cancellation near 1
-        const Block dw = T(2 * detail::kGeluTanhScale) * (T(1) + T(3 * detail::kGeluTanhCubic) * v * v);
-        return (v == v).select(g * (s + (q > T(0)).select(v * q * dw, T(0))), v);  // NaN in, NaN out
-      });
-    });
-  }
   Tensor<T> y = Tensor<T>::empty(xc.shape());
-  if constexpr (std::is_same_v<T, float>) {
-    using detail::FloatPacket;
-    detail::map_float_packets(xc.numel(), y.data(), false,
-                              [](const FloatPacket& v) { return Eigen::internal::pmul(v, detail::normal_cdf_packet(v)); }, xc.data());
-  } else {
-    detail::broadcast_apply(y.data(), xc.shape(), [](T v) { return v * T(0.5) * std::erfc(-v * std::numbers::sqrt2 / 2); }, xc);
-  }
-  return autograd::record<T>("gelu", y, {x}, [x, xc](const Tensor<T>& grad_y) {
-    if constexpr (std::is_same_v<T, float>) {
-      using detail::FloatPacket;
-      const GradSlot<T> gx = x.grad_slot();
-      detail::map_float_packets(xc.numel(), gx.data(), gx.accumulate, [](const FloatPacket& g, const FloatPacket& v) {
-        return Eigen::internal::pmul(g, detail::gelu_grad_packet(v));
-      }, grad_y.data(), xc.data());
-    } else {
-      detail::accumulate_broadcast(x, xc.shape(), [](T g, T v) {
-        return g * (T(0.5) * std::erfc(-v * std::numbers::sqrt2 / 2) + v * detail::kInvSqrt2Pi * std::exp(-v * v / 2));
-      }, grad_y, xc);
-    }
+  detail::gelu_values(xc.data(), y.data(), xc.numel(), approximate);
+  return autograd::record<T>("gelu", y, {x}, [x = x.grad_target(), xc, approximate](const Tensor<T>& grad_y) {
+    const GradSlot<T> gx = x.grad_slot();
+    detail::gelu_grads(xc.data(), grad_y.data(), gx.data(), gx.accumulate, xc.numel(), approximate);
   });
 }
 

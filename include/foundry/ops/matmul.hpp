@@ -55,12 +55,13 @@ void with_map(const MatView<T>& view, F&& fn) {
 
 // One thread's product: c (+)= a·b through foundry's AVX2 kernel (float, where the CPU has it) or
 // Eigen's GEMM (single-threaded inside a parallel region).
+// bias (optional): b.cols values added to every row of the product, after it, as in linear.
 template <class T>
-void gemm_block(const MatView<T>& a, const MatView<T>& b, T* c, bool accumulate, Index ldc) {
+void gemm_block(const MatView<T>& a, const MatView<T>& b, T* c, bool accumulate, Index ldc, const T* bias) {
 #ifdef FOUNDRY_SGEMM_X86
   if constexpr (std::is_same_v<T, float>) {
     if (own_sgemm_enabled()) {
-      sgemm::gemm(a.rows, b.cols, a.cols, a.data, a.rs, a.cs, b.data, b.rs, b.cs, c, ldc, accumulate);
+      sgemm::gemm(a.rows, b.cols, a.cols, a.data, a.rs, a.cs, b.data, b.rs, b.cs, c, ldc, accumulate, bias);
       return;
     }
   }
@@ -69,14 +70,15 @@ void gemm_block(const MatView<T>& a, const MatView<T>& b, T* c, bool accumulate,
       c, a.rows, b.cols, Eigen::OuterStride<>(ldc));
   if (a.cols == 0) {
     if (!accumulate) out.setZero();
-    return;
-  }
-  with_map(a, [&](const auto& ma) {
-    with_map(b, [&](const auto& mb) {
-      if (accumulate) out.noalias() += ma * mb;
-      else out.noalias() = ma * mb;
+  } else {
+    with_map(a, [&](const auto& ma) {
+      with_map(b, [&](const auto& mb) {
+        if (accumulate) out.noalias() += ma * mb;
+        else out.noalias() = ma * mb;
+      });
     });
-  });
+  }
+  if (bias) out.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias, b.cols);
 }
 
 inline constexpr double kParallelGemmFlops = 1 << 22;  // below, one thread: a fork costs tens of µs
@@ -87,7 +89,7 @@ inline constexpr double kParallelGemmFlops = 1 << 22;  // below, one thread: a f
 // threading makes its threads wait on each other's packed panels, busy-waiting, which on two cores
 // that other work shares costs more than the duplicated packing of the shared operand.
 template <class T>
-void gemm(const MatView<T>& a, const MatView<T>& b, T* c, bool accumulate, Index ldc = 0) {
+void gemm(const MatView<T>& a, const MatView<T>& b, T* c, bool accumulate, Index ldc = 0, const T* bias = nullptr) {
   if (ldc <= 0) ldc = std::max<Index>(b.cols, 1);
   const int threads = get_num_threads();
   const double flops = 2.0 * static_cast<double>(a.rows) * static_cast<double>(b.cols) * static_cast<double>(a.cols);
@@ -95,18 +97,18 @@ void gemm(const MatView<T>& a, const MatView<T>& b, T* c, bool accumulate, Index
     constexpr Index kMinBlock = 32;
     if (a.rows >= b.cols && a.rows >= 2 * kMinBlock) {
       foundry::detail::parallel_for(a.rows, kMinBlock, [&](Index r0, Index r1) {
-        gemm_block(MatView<T>{a.data + r0 * a.rs, r1 - r0, a.cols, a.rs, a.cs}, b, c + r0 * ldc, accumulate, ldc);
+        gemm_block(MatView<T>{a.data + r0 * a.rs, r1 - r0, a.cols, a.rs, a.cs}, b, c + r0 * ldc, accumulate, ldc, bias);
       });
       return;
     }
     if (b.cols >= 2 * kMinBlock) {
       foundry::detail::parallel_for(b.cols, kMinBlock, [&](Index c0, Index c1) {
-        gemm_block(a, MatView<T>{b.data + c0 * b.cs, b.rows, c1 - c0, b.rs, b.cs}, c + c0, accumulate, ldc);
+        gemm_block(a, MatView<T>{b.data + c0 * b.cs, b.rows, c1 - c0, b.rs, b.cs}, c + c0, accumulate, ldc, bias ? bias + c0 : nullptr);
       });
       return;
     }
   }
-  gemm_block(a, b, c, accumulate, ldc);
+  gemm_block(a, b, c, accumulate, ldc, bias);
 }
 
 // A tensor of rank >= 2 read as a batch of matrices over a (broadcast) batch shape.

@@ -183,10 +183,12 @@ FOUNDRY_TARGET_AVX2 inline void pack_b(const float* b, Index rs, Index cs, Index
   }
 }
 
-// The 6 x 16 tile C (+)= Apanel·Bpanel over kc. A full tile is stored straight into C (rows ldc
-// apart); an edge tile (m < 6 or n < 16) goes through a local buffer and only its m x n part lands.
+// The 6 x 16 tile C (+)= Apanel·Bpanel over kc, then + bias[j] per column when bias is given (the
+// last depth block of a linear layer: the same sum, in the same order, as a separate pass after).
+// A full tile is stored straight into C (rows ldc apart); an edge tile (m < 6 or n < 16) goes
+// through a local buffer and only its m x n part lands.
 FOUNDRY_TARGET_AVX2 inline void tile(Index kc, const float* __restrict a, const float* __restrict b, float* c, Index ldc,
-                                     Index m, Index n, bool add) {
+                                     Index m, Index n, bool add, const float* bias) {
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
   __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
@@ -208,10 +210,14 @@ FOUNDRY_TARGET_AVX2 inline void tile(Index kc, const float* __restrict a, const 
   }
   const __m256 acc[kMR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
   if (m == kMR && n == kNR) {
+    const __m256 bias0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps(), bias1 = bias ? _mm256_loadu_ps(bias + 8) : bias0;
     for (Index i = 0; i < kMR; ++i) {
       float* ci = c + i * ldc;
-      _mm256_storeu_ps(ci, add ? _mm256_add_ps(_mm256_loadu_ps(ci), acc[i][0]) : acc[i][0]);
-      _mm256_storeu_ps(ci + 8, add ? _mm256_add_ps(_mm256_loadu_ps(ci + 8), acc[i][1]) : acc[i][1]);
+      __m256 v0 = add ? _mm256_add_ps(_mm256_loadu_ps(ci), acc[i][0]) : acc[i][0];
+      __m256 v1 = add ? _mm256_add_ps(_mm256_loadu_ps(ci + 8), acc[i][1]) : acc[i][1];
+      if (bias) v0 = _mm256_add_ps(v0, bias0), v1 = _mm256_add_ps(v1, bias1);
+      _mm256_storeu_ps(ci, v0);
+      _mm256_storeu_ps(ci + 8, v1);
     }
     return;
   }
@@ -221,25 +227,32 @@ FOUNDRY_TARGET_AVX2 inline void tile(Index kc, const float* __restrict a, const 
     _mm256_store_ps(buf + i * kNR + 8, acc[i][1]);
   }
   for (Index i = 0; i < m; ++i)
-    for (Index j = 0; j < n; ++j) c[i * ldc + j] = add ? c[i * ldc + j] + buf[i * kNR + j] : buf[i * kNR + j];
+    for (Index j = 0; j < n; ++j) {
+      float v = add ? c[i * ldc + j] + buf[i * kNR + j] : buf[i * kNR + j];
+      if (bias) v += bias[j];
+      c[i * ldc + j] = v;
+    }
 }
 
 // One packed mc x kc block of A times one packed kc x nc block of B into C (rows ldc apart): B's
 // micro-panels outside, so each stays in L1 while the A panels stream past it from L2.
-FOUNDRY_TARGET_AVX2 inline void block(Index mc, Index nc, Index kc, const float* ap, const float* bp, float* c, Index ldc, bool add) {
+FOUNDRY_TARGET_AVX2 inline void block(Index mc, Index nc, Index kc, const float* ap, const float* bp, float* c, Index ldc, bool add,
+                                      const float* bias) {
   for (Index jr = 0; jr < nc; jr += kNR)
     for (Index ir = 0; ir < mc; ir += kMR)
-      tile(kc, ap + ir * kc, bp + jr * kc, c + ir * ldc + jr, ldc, std::min(kMR, mc - ir), std::min(kNR, nc - jr), add);
+      tile(kc, ap + ir * kc, bp + jr * kc, c + ir * ldc + jr, ldc, std::min(kMR, mc - ir), std::min(kNR, nc - jr), add,
+           bias ? bias + jr : nullptr);
 }
 
-// C (+)= A·B with A [M, K] (strides ars, acs), B [K, N] (strides brs, bcs) and C row-major [M, N]
-// with rows ldc apart. Single-threaded: callers split C across threads (ops/matmul.hpp).
+// C (+)= A·B (+ bias[j] in column j, when bias is given) with A [M, K] (strides ars, acs), B [K, N]
+// (strides brs, bcs) and C row-major [M, N] with rows ldc apart. Single-threaded: callers split C
+// across threads (ops/matmul.hpp).
 FOUNDRY_TARGET_AVX2 inline void gemm(Index M, Index N, Index K, const float* a, Index ars, Index acs, const float* b, Index brs,
-                                     Index bcs, float* c, Index ldc, bool accumulate) {
+                                     Index bcs, float* c, Index ldc, bool accumulate, const float* bias = nullptr) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
-    if (!accumulate)
-      for (Index i = 0; i < M; ++i) std::fill(c + i * ldc, c + i * ldc + N, 0.0f);
+    for (Index i = 0; i < M; ++i)
+      for (Index j = 0; j < N; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.0f) + (bias ? bias[j] : 0.0f);
     return;
   }
   thread_local Scratch a_scratch, b_scratch;
@@ -257,7 +270,7 @@ FOUNDRY_TARGET_AVX2 inline void gemm(Index M, Index N, Index K, const float* a, 
         const Index kc = std::min(kKC, K - pc);
         const bool add = accumulate || pc > 0;
         pack_a(a + ic * ars + pc * acs, ars, acs, mc, kc, ap);
-        block(mc, N, kc, ap, bp + pc * n_padded, c + ic * ldc, ldc, add);
+        block(mc, N, kc, ap, bp + pc * n_padded, c + ic * ldc, ldc, add, pc + kc == K ? bias : nullptr);
       }
     }
     return;
@@ -272,7 +285,7 @@ FOUNDRY_TARGET_AVX2 inline void gemm(Index M, Index N, Index K, const float* a, 
       for (Index ic = 0; ic < M; ic += kMC) {
         const Index mc = std::min(kMC, M - ic);
         pack_a(a + ic * ars + pc * acs, ars, acs, mc, kc, ap);
-        block(mc, nc, kc, ap, bp, c + ic * ldc + jc, ldc, add);
+        block(mc, nc, kc, ap, bp, c + ic * ldc + jc, ldc, add, pc + kc == K && bias ? bias + jc : nullptr);
       }
     }
   }
