@@ -13,6 +13,23 @@ TEST(Generator, PhiloxMatchesPublishedKnownAnswer) {
   EXPECT_EQ(b[3], 0x9b00dbd8u);
 }
 
+// Dropout's keep-bits: 16 Philox blocks at once in AVX2 registers must give the bits of philox()
+// per block, including where the counter's low word wraps inside the 16 and at the extreme thresholds.
+TEST(Generator, KeepBitsOfSixteenBlocksMatchPhiloxPerBlock) {
+  for (std::uint64_t first : {0ull, 1ull, 7ull, 0xFFFFFFF9ull, 0xFFFFFFFFull, 0x1FFFFFFF5ull, 123456789012345ull})
+    for (std::uint64_t seed : {0ull, 42ull, 0xDEADBEEFCAFEull})
+      for (std::uint32_t threshold : {0u, 1u, 0x19999999u, 0x80000000u, 0xFFFFFFFFu}) {
+        std::uint64_t want = 0;
+        for (int j = 0; j < 16; ++j) {
+          const auto lanes = detail::philox(first + static_cast<std::uint64_t>(j), seed);
+          for (int l = 0; l < 4; ++l) want |= static_cast<std::uint64_t>(lanes[static_cast<std::size_t>(l)] >= threshold) << (4 * j + l);
+        }
+        EXPECT_EQ(detail::keep_bits64(first, seed, threshold), want) << "first " << first << " seed " << seed << " threshold " << threshold;
+        EXPECT_EQ(detail::keep_bits64_scalar(first, seed, threshold), want);
+      }
+  EXPECT_EQ(detail::keep_bits64(5, 9, 0), ~std::uint64_t{0});  // threshold 0 keeps everything
+}
+
 TEST(Generator, SameSeedSameNumbersAcrossThreadCounts) {
   const int saved = get_num_threads();
   set_num_threads(1);

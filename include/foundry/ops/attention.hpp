@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "foundry/core/generator.hpp"
+#include "foundry/ops/dropout.hpp"
 #include "foundry/ops/matmul.hpp"
 
 namespace foundry {
@@ -56,7 +57,12 @@ Tensor<T> gemm_ready_heads(const Tensor<T>& x) {  // copies only if a head matri
 inline void dropout_keep_bits_at(const Generator& gen, std::uint64_t base, Index first, Index n, double p, std::uint64_t* bits) {
   const auto threshold = static_cast<std::uint32_t>(std::ceil(std::ldexp(p, 24)));
   std::fill_n(bits, (n + 63) / 64, std::uint64_t{0});
-  for (Index e = 0; e < n;) {
+  Index e = 0;
+  if (first % 4 == 0 && threshold < (1u << 24)) {  // whole words, 16 blocks at a time: top 24 bits >= t <=> lane >= t·2^8
+    for (; e + 64 <= n; e += 64)
+      bits[e / 64] = foundry::detail::keep_bits64(base + static_cast<std::uint64_t>((first + e) / 4), gen.seed(), threshold << 8);
+  }
+  while (e < n) {
     const Index g = first + e, lane0 = g % 4;
     const auto lanes = foundry::detail::philox(base + static_cast<std::uint64_t>(g / 4), gen.seed());
     for (Index l = lane0; l < 4 && e < n; ++l, ++e)
@@ -64,7 +70,17 @@ inline void dropout_keep_bits_at(const Generator& gen, std::uint64_t base, Index
   }
 }
 
-inline bool keep_bit(const std::uint64_t* bits, Index e) { return (bits[e / 64] >> (e % 64)) & 1; }
+// Σ a[j]·b[j] in 8 fixed lanes (lane j % 8), then the lanes in order: vectorises, and the order
+// depends on n alone, never on the addresses (bit-identical runs after a checkpoint resume).
+template <class T>
+T fixed_lane_dot(const T* a, const T* b, Index n) {
+  T lane[8] = {};
+  Index j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int l = 0; l < 8; ++l) lane[l] += a[j + l] * b[j + l];
+  for (; j < n; ++j) lane[j % 8] += a[j] * b[j];
+  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
 
 }  // namespace detail
 
@@ -168,7 +184,7 @@ AttentionResult<T> scaled_dot_product_attention_with_weights(const Tensor<T>& q_
       if (p > 0) {  // A = P ∘ mask / (1 - p), the mask a function of (seed, counter, element)
         std::uint64_t* bits = keep_bits.data() + t * words_per_head;
         detail::dropout_keep_bits_at(gen, drop_base, t * Sq * Sk, Sq * Sk, p, bits);
-        for (Index e = 0; e < Sq * Sk; ++e) dropped[static_cast<std::size_t>(e)] = detail::keep_bit(bits, e) ? P[e] * keep_scale : T(0);
+        detail::apply_keep_bits(P, dropped.data(), bits, 0, Sq * Sk, keep_scale, false);
         A = dropped.data();
       }
       detail::gemm(detail::MatView<T>{const_cast<T*>(A), Sq, Sk, Sk, 1}, detail::head(v, b, h), out.data() + b * Sq * H * Dv + h * Dv,
@@ -178,7 +194,7 @@ AttentionResult<T> scaled_dot_product_attention_with_weights(const Tensor<T>& q_
 
   Tensor<T> result = autograd::record<T>(
       op, out, {q_in, k_in, v_in, opt.bias},
-      [q_in, k_in, v_in, q, k, v, probs, bias_in = opt.bias, B, H, Sq, Sk, D, Dv, scale, p, keep_scale,
+      [q_in = q_in.grad_target(), k_in = k_in.grad_target(), v_in = v_in.grad_target(), q, k, v, probs, bias_in = opt.bias, B, H, Sq, Sk, D, Dv, scale, p, keep_scale,
        keep_bits = std::move(keep_bits), words_per_head](const Tensor<T>& grad_out) {
         const bool want_q = q_in.requires_grad(), want_k = k_in.requires_grad(), want_v = v_in.requires_grad();
         const bool want_bias = bias_in.defined() && bias_in.requires_grad();
@@ -196,10 +212,9 @@ AttentionResult<T> scaled_dot_product_attention_with_weights(const Tensor<T>& q_
             const T* P = probs.data() + t * Sq * Sk;
             const detail::MatView<T> g = detail::head(grad_out, b, h);
             const std::uint64_t* bits = keep_bits.data() + t * words_per_head;
-            auto kept = [&](Index e) { return detail::keep_bit(bits, e); };
             const T* A = P;
             if (p > 0) {
-              for (Index e = 0; e < Sq * Sk; ++e) a[static_cast<std::size_t>(e)] = kept(e) ? P[e] * keep_scale : T(0);
+              detail::apply_keep_bits(P, a.data(), bits, 0, Sq * Sk, keep_scale, false);
               A = a.data();
             }
             if (want_v)  // grad_v = Aᵀ·grad_out
@@ -209,10 +224,8 @@ AttentionResult<T> scaled_dot_product_attention_with_weights(const Tensor<T>& q_
             for (Index i = 0; i < Sq; ++i) {
               T* dr = ds.data() + i * Sk;
               const T* pr = P + i * Sk;
-              if (p > 0)
-                for (Index j = 0; j < Sk; ++j) dr[j] = kept(i * Sk + j) ? dr[j] * keep_scale : T(0);
-              T dot = 0;
-              for (Index j = 0; j < Sk; ++j) dot += dr[j] * pr[j];
+              if (p > 0) detail::apply_keep_bits(dr, dr, bits, i * Sk, Sk, keep_scale, false);
+              const T dot = detail::fixed_lane_dot(dr, pr, Sk);
               for (Index j = 0; j < Sk; ++j) dr[j] = pr[j] * (dr[j] - dot);
             }
             if (want_bias) std::copy(ds.begin(), ds.end(), gbias.data() + t * Sq * Sk);
