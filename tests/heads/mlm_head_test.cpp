@@ -4,46 +4,19 @@
 // giving the same loss and gradients as the full [B, S, V] logits.
 #include "foundry/heads/mlm_head.hpp"
 #include "foundry/optim/adam.hpp"
-#include "support/fixtures.hpp"
+#include "support/bert_fixtures.hpp"
 
 namespace foundry {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::ThrowsMessage;
-using Fixture = std::map<std::string, Tensor<float>>;
+using Fixture = support::FloatFixture;
+using support::config_of;
+using support::inputs_of;
+using support::parameters_of;
 
-Fixture parameters_of(const Fixture& f) {
-  Fixture out;
-  for (const auto& [name, t] : f)
-    if (name.rfind("input.", 0) && name.rfind("output.", 0) && name.rfind("loss.", 0) && name.rfind("grad.", 0)) out.emplace(name, t);
-  return out;
-}
-
-models::BertConfig config_of(const std::string& fixture) {
-  const auto meta = io::SafetensorsFile::open(support::fixture_path(fixture)).metadata();
-  return models::BertConfig::from_json(io::Json::parse(meta.at("config")));
-}
-
-// BertInputs with only ids (and a mask): spelled out, as -Wextra flags a partial brace list.
-models::BertInputs inputs_of(const Tensor<std::int64_t>& ids, const Tensor<std::int64_t>& mask = {}) {
-  models::BertInputs in;
-  in.input_ids = ids;
-  in.attention_mask = mask;
-  return in;
-}
-
-models::BertConfig tiny_config() {
-  models::BertConfig c;
-  c.vocab_size = 11;
-  c.hidden_size = 8;
-  c.num_hidden_layers = 1;
-  c.num_attention_heads = 2;
-  c.intermediate_size = 16;
-  c.max_position_embeddings = 8;
-  c.initializer_range = 0.3;
-  return c;
-}
+models::BertConfig tiny_config() { return support::tiny_bert_config(11, 0.3); }
 
 struct Loaded {
   std::unique_ptr<heads::BertForMaskedLM<float>> model;
