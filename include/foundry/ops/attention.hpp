@@ -70,18 +70,6 @@ inline void dropout_keep_bits_at(const Generator& gen, std::uint64_t base, Index
   }
 }
 
-// Σ a[j]·b[j] in 8 fixed lanes (lane j % 8), then the lanes in order: vectorises, and the order
-// depends on n alone, never on the addresses (bit-identical runs after a checkpoint resume).
-template <class T>
-T fixed_lane_dot(const T* a, const T* b, Index n) {
-  T lane[8] = {};
-  Index j = 0;
-  for (; j + 8 <= n; j += 8)
-    for (int l = 0; l < 8; ++l) lane[l] += a[j + l] * b[j + l];
-  for (; j < n; ++j) lane[j % 8] += a[j] * b[j];
-  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
-}
-
 }  // namespace detail
 
 // q: [B, H, Sq, D], k: [B, H, Sk, D], v: [B, H, Sk, Dv] -> output [B, H, Sq, Dv] and probabilities.
@@ -225,7 +213,7 @@ AttentionResult<T> scaled_dot_product_attention_with_weights(const Tensor<T>& q_
               T* dr = ds.data() + i * Sk;
               const T* pr = P + i * Sk;
               if (p > 0) detail::apply_keep_bits(dr, dr, bits, i * Sk, Sk, keep_scale, false);
-              const T dot = detail::fixed_lane_dot(dr, pr, Sk);
+              const T dot = detail::fixed_lane_dot(dr, pr, Sk);  // address-independent: resume stays bit-identical
               for (Index j = 0; j < Sk; ++j) dr[j] = pr[j] * (dr[j] - dot);
             }
             if (want_bias) std::copy(ds.begin(), ds.end(), gbias.data() + t * Sq * Sk);

@@ -17,6 +17,31 @@ using foundry::detail::fail;
 using foundry::detail::parallel_for;
 
 inline constexpr Index kPointwiseGrain = 1 << 15;  // elements per thread before forking pays off
+inline constexpr int kMomentLanes = 8;  // independent accumulators: the compiler keeps them in vector registers
+
+// Σ a[j], and Σ a[j]·b[j], over n values in T: kMomentLanes running sums (element j goes to lane j mod
+// lanes), then the lanes' fixed-size sum, so the bits never depend on where a and b lie in memory.
+// A .sum() over a Map would: its packets start at the first SIMD-aligned element, so its summation
+// order follows the addresses, and a buffer's alignment to a 32-byte AVX packet can depend on the
+// heap's history (a resumed training run then drifts from the straight one; see layer_norm's row_sums).
+template <class T>
+T fixed_lane_sum(const T* a, Index n) {
+  using Lanes = Eigen::Array<T, kMomentLanes, 1>;
+  Lanes s = Lanes::Zero();
+  Index j = 0;
+  for (; j + kMomentLanes <= n; j += kMomentLanes) s += Eigen::Map<const Lanes>(a + j);  // unaligned loads: no address enters
+  for (Index l = 0; j < n; ++j, ++l) s[l] += a[j];
+  return s.sum();  // fixed-size: the same order every time
+}
+template <class T>
+T fixed_lane_dot(const T* a, const T* b, Index n) {
+  using Lanes = Eigen::Array<T, kMomentLanes, 1>;
+  Lanes s = Lanes::Zero();
+  Index j = 0;
+  for (; j + kMomentLanes <= n; j += kMomentLanes) s += Eigen::Map<const Lanes>(a + j) * Eigen::Map<const Lanes>(b + j);
+  for (Index l = 0; j < n; ++j, ++l) s[l] += a[j] * b[j];
+  return s.sum();
+}
 
 // out[i] = f(x[i]) into a new contiguous tensor of element type R.
 template <class R = void, class T, class F>

@@ -15,8 +15,6 @@ namespace ops {
 
 namespace detail {
 
-inline constexpr int kMomentLanes = 8;  // independent accumulators: the compiler keeps them in vector registers
-
 // Mean and 1/sqrt(var + eps) of one row, accumulated in double whatever T is. The moments use the
 // shifted-data one-pass formula: with K = row[0], var = E[(x-K)^2] - E[x-K]^2. The shift keeps the
 // cancellation to about (mean-K)^2/var instead of mean^2/var, so rows of large mean (1e4 +- 1) keep
@@ -48,27 +46,13 @@ std::pair<double, double> row_moments(const T* row, Index C, double eps) {
   return {static_cast<double>(K) + m1, 1.0 / std::sqrt(var + eps)};
 }
 
-// Σ q and Σ q·xh over a row in T: kMomentLanes running sums (element j goes to lane j mod lanes), then
-// the lanes' fixed-size sum, so the bits never depend on where q and xh lie in memory. A .sum() over a
-// Map of the row would: its packets start at the first SIMD-aligned element, so its summation order
-// follows the addresses, and the backward keeps xh and q in a heap scratch vector whose alignment to a
-// 32-byte AVX packet is chance. grad_x then changed in its last bits with the heap's history (a
+// Σ q and Σ q·xh over a row in T, in fixed lanes (kernels.hpp). A .sum() over a Map of the row would
+// follow the addresses, and the backward keeps xh and q in a heap scratch vector whose alignment to a
+// 32-byte AVX packet is chance: grad_x then changed in its last bits with the heap's history (a
 // resumed run, a longer --out path), and a resumed training run drifted from the straight one.
 template <class T>
 std::pair<T, T> row_sums(const T* q, const T* xh, Index C) {
-  using Lanes = Eigen::Array<T, kMomentLanes, 1>;
-  Lanes s1 = Lanes::Zero(), s2 = Lanes::Zero();
-  Index j = 0;
-  for (; j + kMomentLanes <= C; j += kMomentLanes) {  // unaligned loads, element-wise adds: no address enters
-    const Eigen::Map<const Lanes> qj(q + j), xj(xh + j);
-    s1 += qj;
-    s2 += qj * xj;
-  }
-  for (Index l = 0; j < C; ++j, ++l) {
-    s1[l] += q[j];
-    s2[l] += q[j] * xh[j];
-  }
-  return {s1.sum(), s2.sum()};  // fixed-size: the same order every time
+  return {fixed_lane_sum(q, C), fixed_lane_dot(q, xh, C)};
 }
 
 // The normalised row (x - mean) * rstd, computed in T. The double mean is split into hi + lo parts of
