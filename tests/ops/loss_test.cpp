@@ -158,6 +158,111 @@ TEST(CrossEntropyOp, BadInputsNameOpValuesAndShapes) {
               ThrowsMessage<ValueError>(StrEq("cross_entropy: label_smoothing must be in [0, 1], got 1.5")));
 }
 
+// ---- linear_cross_entropy -----------------------------------------------------------------------------
+
+// Lowers linear_cross_entropy's gradient block to one depth block of columns (256) for a scope.
+struct SmallLinearCrossEntropyBlocks {
+  Index saved = ops::detail::linear_cross_entropy_block_elements();
+  SmallLinearCrossEntropyBlocks() { ops::detail::linear_cross_entropy_block_elements() = 1; }
+  ~SmallLinearCrossEntropyBlocks() { ops::detail::linear_cross_entropy_block_elements() = saved; }
+};
+
+TEST(LinearCrossEntropyOp, GradientsMatchFiniteDifferencesAcrossColumnBlocks) {
+  const SmallLinearCrossEntropyBlocks blocks;  // 600 classes: blocks of 256, 256 and 88 columns
+  Generator rng(11);
+  const auto x = random_tensor<double>({2, 3, 4}, rng);
+  const auto w = random_tensor<double>({600, 4}, rng, 0.5);
+  const auto b = random_tensor<double>({600}, rng);
+  const auto target = Ids::from({7, 599, -100, 256, 255, 0}, {2, 3});
+  for (Reduction r : {Reduction::Mean, Reduction::Sum, Reduction::None})
+    for (double eps : {0.0, 0.2}) {
+      const ops::CrossEntropyOptions opt{.label_smoothing = eps, .reduction = r};
+      EXPECT_TRUE(autograd::gradcheck(
+          [&](const Tensor<double>& xx, const Tensor<double>& ww, const Tensor<double>& bb) {
+            return ops::linear_cross_entropy(xx, ww, bb, target, opt).loss;
+          },
+          x, w, b))
+          << static_cast<int>(r) << " " << eps;
+    }
+  // No bias, and x a transposed (non-contiguous) view.
+  const auto xt = random_tensor<double>({4, 3}, rng).t();
+  EXPECT_TRUE(autograd::gradcheck(
+      [&](const Tensor<double>& xx, const Tensor<double>& ww) {
+        return ops::linear_cross_entropy(xx, ww, Tensor<double>(), Ids::from({3, 300, 598})).loss;
+      },
+      xt, w));
+}
+
+TEST(LinearCrossEntropyOp, EqualsLinearThenCrossEntropyBitForBit) {
+  const SmallLinearCrossEntropyBlocks blocks;
+  Generator rng(12);
+  const auto x0 = random_tensor<float>({2, 50, 32}, rng);
+  const auto w0 = random_tensor<float>({700, 32}, rng, 0.3);
+  const auto b0 = random_tensor<float>({700}, rng);
+  auto target = randint(0, 700, {2, 50}, rng);
+  for (Index i = 0; i < target.numel(); i += 3) target.data()[i] = -100;
+  const ops::CrossEntropyOptions opt{.label_smoothing = 0.1};
+
+  const auto x1 = x0.detach().requires_grad_(), w1 = w0.detach().requires_grad_(), b1 = b0.detach().requires_grad_();
+  const auto logits1 = ops::linear(x1, w1, b1);
+  const auto loss1 = ops::cross_entropy(logits1, target, opt);
+  loss1.backward();
+  const auto x2 = x0.detach().requires_grad_(), w2 = w0.detach().requires_grad_(), b2 = b0.detach().requires_grad_();
+  const auto [loss2, logits2] = ops::linear_cross_entropy(x2, w2, b2, target, opt);
+  EXPECT_FALSE(logits2.requires_grad());
+  EXPECT_EQ(logits2.shape(), (Shape{2, 50, 700}));
+  loss2.backward();
+  // Foundry's float GEMM sums in a fixed order that column blocks of 256 keep: the same bits. Eigen's
+  // (FOUNDRY_GEMM=eigen) may block the vocabulary sum differently: then within float rounding.
+  const double tol = ops::detail::own_sgemm_enabled() ? 0.0 : 1e-5;
+  EXPECT_TRUE(allclose(logits2, logits1.detach(), 0.0, 0.0));
+  EXPECT_TRUE(allclose(loss2, loss1.detach(), 0.0, 0.0));
+  EXPECT_TRUE(allclose(x2.grad(), x1.grad(), tol, tol));
+  EXPECT_TRUE(allclose(w2.grad(), w1.grad(), tol, tol));
+  EXPECT_TRUE(allclose(b2.grad(), b1.grad(), tol, tol));
+}
+
+TEST(LinearCrossEntropyOp, BackwardNeverHoldsTheWholeLogitGradient) {
+  if (!detail::kBufferCacheEnabled) GTEST_SKIP() << "buffer accounting is off under AddressSanitizer";
+  const SmallLinearCrossEntropyBlocks blocks;
+  Generator rng(13);
+  const auto x0 = random_tensor<float>({256, 64}, rng);
+  const auto w0 = random_tensor<float>({4096, 64}, rng, 0.1);  // logits [256, 4096]: 4 MiB
+  const auto target = randint(0, 4096, {256}, rng);
+  auto backward_peak = [&](bool fused) {
+    const auto x = x0.detach().requires_grad_(), w = w0.detach().requires_grad_();
+    Tensor<float> loss, logits;
+    if (fused) {
+      loss = ops::linear_cross_entropy(x, w, Tensor<float>(), target).loss;
+    } else {
+      logits = ops::linear(x, w);
+      loss = ops::cross_entropy(logits, target);
+    }
+    reset_peak_buffer_bytes();
+    const std::size_t before = buffer_bytes_in_use();
+    loss.backward();
+    return peak_buffer_bytes_in_use() - before;
+  };
+  const std::size_t logit_bytes = 256 * 4096 * sizeof(float);
+  const std::size_t fused = backward_peak(true), unfused = backward_peak(false);
+  EXPECT_GE(unfused, logit_bytes);             // the [256, 4096] gradient, and the weight's
+  EXPECT_LE(fused + logit_bytes * 9 / 10, unfused);  // a 256-column block instead
+}
+
+TEST(LinearCrossEntropyOp, BadInputsNameTheOpAndShapes) {
+  const auto x = Tensor<double>::zeros({3, 4});
+  const auto w = Tensor<double>::zeros({10, 4});
+  EXPECT_THAT([&] { ops::linear_cross_entropy(x, Tensor<double>::zeros({10, 5}), Tensor<double>(), Ids::from({1, 2, 3})); },
+              ThrowsMessage<ShapeError>(HasSubstr("linear_cross_entropy: x axis 1 (4) must equal weight axis 1 (5)")));
+  EXPECT_THAT([&] { ops::linear_cross_entropy(x, w, Tensor<double>(), Ids::from({1, 2})); },
+              ThrowsMessage<ShapeError>(StrEq("linear_cross_entropy: target shape [2] does not match logits shape [3, 10] "
+                                              "without its class axis, [3]")));
+  EXPECT_THAT([&] { ops::linear_cross_entropy(x, w, Tensor<double>(), Ids::from({1, 10, 3})); },
+              ThrowsMessage<IndexError>(HasSubstr("linear_cross_entropy: target 10 at position [1] is out of range for 10 classes")));
+  EXPECT_THAT([&] { ops::linear_cross_entropy(x, w, Tensor<double>(), Ids::from({1, 2, 3}), {.label_smoothing = -0.5}); },
+              ThrowsMessage<ValueError>(StrEq("linear_cross_entropy: label_smoothing must be in [0, 1], got -0.5")));
+}
+
 // ---- nll_loss -----------------------------------------------------------------------------------------
 
 TEST(NllLossOp, PicksNegatedLogProbabilities) {

@@ -54,6 +54,14 @@ class BertLMPredictionHead : public nn::Module<T> {
   // h: [..., C] -> [..., V]
   Tensor<T> forward(const Tensor<T>& h) const { return ops::linear(transform_->forward(h), decoder_weight_, bias_); }
 
+  // The logits and their cross-entropy against targets (h's shape without C; -100 = not scored) with
+  // the decoder and the loss fused (ops::linear_cross_entropy): backward never holds the [..., V]
+  // gradient whole. The logits come back as values, without a gradient of their own.
+  ops::LinearCrossEntropy<T> forward_with_loss(const Tensor<T>& h, const Tensor<std::int64_t>& targets,
+                                               const ops::CrossEntropyOptions& options) const {
+    return ops::linear_cross_entropy(transform_->forward(h), decoder_weight_, bias_, targets, options);
+  }
+
   const Tensor<T>& decoder_weight() const { return decoder_weight_; }  // [V, C], shared with the embeddings
   const Tensor<T>& bias() const { return bias_; }                      // [V]
 
@@ -76,7 +84,8 @@ class BertOnlyMLMHead : public nn::Module<T> {
 template <class T>
 struct MaskedLmOutput {
   Tensor<T> loss;                   // [] mean cross-entropy over labels != -100; undefined without labels
-  Tensor<T> logits;                 // [N, V] at `positions` when only labelled rows are predicted, else [B, S, V]
+  Tensor<T> logits;                 // [N, V] at `positions` when only labelled rows are predicted, else [B, S, V];
+                                    // given labels, values only (the loss's gradient flows past them, fused)
   Tensor<std::int64_t> positions;   // [N] flat indices b·S + s of the rows of logits; undefined for [B, S, V]
 };
 
@@ -107,8 +116,9 @@ MaskedLmOutput<T> masked_lm(const BertLMPredictionHead<T>& head, const Tensor<T>
     return out;
   }
   if (!predict_masked_only) {
-    out.logits = head.forward(h);
-    out.loss = ops::cross_entropy(out.logits, labels, {.ignore_index = kIgnoreIndex});
+    auto [loss, logits] = head.forward_with_loss(h, labels, {.ignore_index = kIgnoreIndex});
+    out.loss = std::move(loss);
+    out.logits = std::move(logits);
     return out;
   }
   const Index B = h.size(0), S = h.size(1), C = h.size(2);
@@ -121,9 +131,11 @@ MaskedLmOutput<T> masked_lm(const BertLMPredictionHead<T>& head, const Tensor<T>
     }
   const Index N = static_cast<Index>(positions.size());
   out.positions = Tensor<std::int64_t>::from(positions, {N});
-  out.logits = head.forward(ops::index_select(h.reshape({B * S, C}), 0, out.positions));  // [N, V]
-  // Mean over N targets, as the full form's mean over its N non-ignored ones (NaN when N = 0, as PyTorch).
-  out.loss = ops::cross_entropy(out.logits, Tensor<std::int64_t>::from(targets, {N}), {.ignore_index = kIgnoreIndex});
+  // [N, V] logits; the mean over N targets is the full form's mean over its N non-ignored ones (NaN when N = 0, as PyTorch).
+  auto [loss, logits] = head.forward_with_loss(ops::index_select(h.reshape({B * S, C}), 0, out.positions),
+                                               Tensor<std::int64_t>::from(targets, {N}), {.ignore_index = kIgnoreIndex});
+  out.loss = std::move(loss);
+  out.logits = std::move(logits);
   return out;
 }
 

@@ -6,8 +6,10 @@
 #pragma once
 
 #include <algorithm>
+#include <optional>
 #include <string>
 
+#include "foundry/ops/linear.hpp"
 #include "foundry/ops/softmax.hpp"
 
 namespace foundry {
@@ -89,6 +91,57 @@ T loss_grad_scale(const Tensor<T>& grad_y, Reduction reduction, Index counted, I
   return counted > 0 ? grad_y.data()[0] / static_cast<T>(counted) : T(0);  // nothing counted: nothing flows
 }
 
+// The forward rows of cross_entropy over x [N, C] (row-major): for each row i whose target is not
+// ignored, st[2i] = max and st[2i + 1] = log Σ exp(x - max), and the row's loss (0 where ignored).
+template <class T>
+std::vector<double> cross_entropy_rows(const T* xv, const std::int64_t* tv, Index N, Index C, const CrossEntropyOptions& options,
+                                       T* st) {
+  const double eps = options.label_smoothing;
+  const Index ignore = options.ignore_index;
+  std::vector<double> values(static_cast<std::size_t>(N), 0.0);
+  foundry::detail::parallel_for(N, std::max<Index>(1, kPointwiseGrain / std::max<Index>(C, 1)), [&](Index r0, Index r1) {
+    for (Index i = r0; i < r1; ++i) {
+      if (tv[i] == ignore) continue;
+      const T* row = xv + i * C;
+      const T m = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(row, C).maxCoeff();
+      const double log_sum = std::log(block_exp_sum(row, C, m));
+      st[2 * i] = m;
+      st[2 * i + 1] = static_cast<T>(log_sum);
+      // In double: lse - x_t loses nothing to cancellation when both are large.
+      const double lse = static_cast<double>(m) + log_sum;
+      double loss = lse - (1.0 - eps) * static_cast<double>(row[tv[i]]);
+      if (eps > 0) loss -= eps / static_cast<double>(C) * block_sum<false>(row, C, T(0));
+      values[static_cast<std::size_t>(i)] = loss;
+    }
+  });
+  return values;
+}
+
+// Columns [c0, c1) of d loss / d x for the N rows of x [N, C] (stats st from cross_entropy_rows):
+// softmax_c - (1 - ε)[c = target] - ε / C, times the reduction's scale; ignored rows get 0. Row i's
+// values go to out + i·(c1 - c0), added to what is there when accumulate. Any column split gives the
+// values of the whole row.
+template <class T>
+void cross_entropy_grads(const T* xv, const T* st, const std::int64_t* tv, Index N, Index C, Index c0, Index c1,
+                         const Tensor<T>& grad_y, const CrossEntropyOptions& options, Index counted, T* out, bool acc) {
+  const T smooth = static_cast<T>(options.label_smoothing / static_cast<double>(C));
+  const T keep = static_cast<T>(1.0 - options.label_smoothing);
+  const Index width = c1 - c0;
+  foundry::detail::parallel_for(N, std::max<Index>(1, kPointwiseGrain / std::max<Index>(width, 1)), [&](Index r0, Index r1) {
+    for (Index i = r0; i < r1; ++i) {
+      Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> gr(out + i * width, width);
+      if (tv[i] == options.ignore_index) {  // no gradient; a first contribution still writes its zeros
+        if (!acc) gr.setZero();
+        continue;
+      }
+      const T s = loss_grad_scale(grad_y, options.reduction, counted, i);
+      const Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> xr(xv + i * C + c0, width);
+      assign_or_add(gr, s * (((xr - st[2 * i]) - st[2 * i + 1]).exp() - smooth), acc);
+      if (tv[i] >= c0 && tv[i] < c1) gr[tv[i] - c0] -= s * keep;
+    }
+  });
+}
+
 }  // namespace detail
 
 // logits: [..., C], target: [...] class ids -> [] (Mean, Sum) or [...] (None).
@@ -112,52 +165,85 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const Tensor<std::int64_t>& tar
   const Index counted = detail::check_class_targets("cross_entropy", tc, C, ignore, logits.shape());
   const Tensor<T> x = logits.contiguous_data();
   Tensor<T> stats = Tensor<T>::zeros({N, 2});  // per row: max, log Σ exp(x - max)
-  std::vector<double> values(static_cast<std::size_t>(N), 0.0);
-  const T* xv = x.data();
-  const std::int64_t* tv = tc.data();
-  T* st = stats.data();
-  foundry::detail::parallel_for(N, std::max<Index>(1, detail::kPointwiseGrain / std::max<Index>(C, 1)), [&](Index r0, Index r1) {
-    for (Index i = r0; i < r1; ++i) {
-      if (tv[i] == ignore) continue;
-      const T* row = xv + i * C;
-      const T m = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(row, C).maxCoeff();
-      const double log_sum = std::log(detail::block_exp_sum(row, C, m));
-      st[2 * i] = m;
-      st[2 * i + 1] = static_cast<T>(log_sum);
-      // In double: lse - x_t loses nothing to cancellation when both are large.
-      const double lse = static_cast<double>(m) + log_sum;
-      double loss = lse - (1.0 - eps) * static_cast<double>(row[tv[i]]);
-      if (eps > 0) loss -= eps / static_cast<double>(C) * detail::block_sum<false>(row, C, T(0));
-      values[static_cast<std::size_t>(i)] = loss;
-    }
-  });
+  const std::vector<double> values = detail::cross_entropy_rows(x.data(), tc.data(), N, C, options, stats.data());
   Tensor<T> y = detail::reduce_loss<T>(values, batch, options.reduction, counted);
   return autograd::record<T>("cross_entropy", std::move(y), {logits},
                              [logits = logits.grad_target(), x, tc, stats, options, counted, C](const Tensor<T>& grad_y) {
-    // d loss / d x_c = softmax_c - (1 - ε)[c = target] - ε / C, times the reduction's scale.
     const GradSlot<T> slot = logits.grad_slot();
-    T* gx = slot.data();
-    const bool acc = slot.accumulate;
-    const T* xv = x.data();
-    const T* st = stats.data();
-    const std::int64_t* tv = tc.data();
-    const T smooth = static_cast<T>(options.label_smoothing / static_cast<double>(C));
-    const T keep = static_cast<T>(1.0 - options.label_smoothing);
-    foundry::detail::parallel_for(tc.numel(), std::max<Index>(1, detail::kPointwiseGrain / std::max<Index>(C, 1)),
-                                  [&](Index r0, Index r1) {
-      for (Index i = r0; i < r1; ++i) {
-        Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> gr(gx + i * C, C);
-        if (tv[i] == options.ignore_index) {  // no gradient; a first contribution still writes its zeros
-          if (!acc) gr.setZero();
-          continue;
-        }
-        const T s = detail::loss_grad_scale(grad_y, options.reduction, counted, i);
-        const Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> xr(xv + i * C, C);
-        detail::assign_or_add(gr, s * (((xr - st[2 * i]) - st[2 * i + 1]).exp() - smooth), acc);
-        gr[tv[i]] -= s * keep;
-      }
-    });
+    detail::cross_entropy_grads(x.data(), stats.data(), tc.data(), tc.numel(), C, 0, C, grad_y, options, counted, slot.data(),
+                                slot.accumulate);
   });
+}
+
+// cross_entropy(linear(x, w, b), target) with the logits returned as values and their gradient
+// never held whole: the output layer of a language model, whose [tokens, vocabulary] logits are the
+// largest tensor of a step (64 MiB for 2048 tokens of an 8k vocabulary). Unfused, backward holds the
+// logits (kept for the softmax) and their gradient at once; here it makes the gradient a block of
+// vocabulary columns at a time and feeds each block to the three products at once:
+// grad_x += G·w[cols], grad_w[cols] = Gᵀ·x, grad_b[cols] = column sums of G. Blocks are a multiple of
+// the GEMM's depth block wide, so grad_x sums the same products in the same order as the unfused
+// grad_y·w: loss and gradients are bit-identical to the composition (foundry's float GEMM).
+// The logits do not carry a gradient: a second loss on them needs linear() and cross_entropy().
+//   auto [loss, logits] = ops::linear_cross_entropy(h, decoder_weight, decoder_bias, labels);
+// x: [..., in], w: [C, in], b: [C] or undefined, target: [...] -> loss as cross_entropy, logits [..., C]
+namespace detail {
+// Elements of gradient linear_cross_entropy's backward makes at once (rounded to whole depth blocks
+// of columns, at least one): ~8 MiB of float. Tests lower it to exercise the column blocks.
+inline Index& linear_cross_entropy_block_elements() {
+  static Index elements = Index{2} << 20;
+  return elements;
+}
+}  // namespace detail
+
+template <class T>
+struct LinearCrossEntropy {
+  Tensor<T> loss;
+  Tensor<T> logits;
+};
+
+template <class T>
+LinearCrossEntropy<T> linear_cross_entropy(const Tensor<T>& x_in, const Tensor<T>& w_in, const Tensor<T>& b,
+                                           const Tensor<std::int64_t>& target, const CrossEntropyOptions& options = {}) {
+  static_assert(std::is_floating_point_v<T>, "linear_cross_entropy: floating-point inputs only");
+  detail::check_linear("linear_cross_entropy", x_in, w_in, b);
+  const double eps = options.label_smoothing;
+  if (!(eps >= 0.0 && eps <= 1.0))
+    foundry::detail::fail<ValueError>("linear_cross_entropy: label_smoothing must be in [0, 1], got ", eps);
+  const Tensor<T> x = detail::foldable_rows(x_in) ? x_in : x_in.contiguous_data();
+  const Tensor<T> w = detail::mat_view(w_in).gemm_ready() ? w_in : w_in.clone_data();
+  Tensor<T> logits = detail::linear_values(x, w, b);
+  const Shape batch = detail::class_batch_shape("linear_cross_entropy", "logits", logits, target);
+  const Index C = w.size(0), N = batch.numel();
+  const Tensor<std::int64_t> tc = target.contiguous_data();
+  const Index counted = detail::check_class_targets("linear_cross_entropy", tc, C, options.ignore_index, logits.shape());
+  Tensor<T> stats = Tensor<T>::zeros({N, 2});
+  const std::vector<double> values = detail::cross_entropy_rows(logits.data(), tc.data(), N, C, options, stats.data());
+  Tensor<T> y = detail::reduce_loss<T>(values, batch, options.reduction, counted);
+  const detail::MatView<T> xm = detail::folded_rows(x);
+  y = autograd::record<T>("linear_cross_entropy", std::move(y), {x_in, w_in, b},
+                          [x, w, xm, logits, tc, stats, options, counted, x_in = x_in.grad_target(), w_in, b](const Tensor<T>& grad_y) {
+    const Index rows = xm.rows, in = xm.cols, classes = w.size(0);
+    // Columns per block: a multiple of the GEMM's depth block (256), ~8 MiB of gradient.
+    constexpr Index kDepth = 256;
+    const Index budget = detail::linear_cross_entropy_block_elements() / std::max<Index>(rows, 1);
+    const Index width = std::min(classes, std::max<Index>(kDepth, budget / kDepth * kDepth));
+    Tensor<T> block = Tensor<T>::empty({rows, width});
+    std::optional<GradSlot<T>> gx, gw, gb;
+    if (x_in.requires_grad()) gx.emplace(x_in.grad_slot());
+    if (w_in.requires_grad()) gw.emplace(w_in.grad_slot());
+    if (b.defined() && b.requires_grad()) gb.emplace(b.grad_slot());
+    if (gx && !gx->accumulate && classes == 0) std::fill_n(gx->data(), rows * in, T(0));
+    for (Index c0 = 0; c0 < classes; c0 += width) {
+      const Index c1 = std::min(classes, c0 + width), n = c1 - c0;
+      detail::cross_entropy_grads(logits.data(), stats.data(), tc.data(), rows, classes, c0, c1, grad_y, options, counted,
+                                  block.data(), false);
+      const detail::MatView<T> g{block.data(), rows, n, n, 1};
+      if (gx) detail::gemm(g, detail::MatView<T>{w.data() + c0 * in, n, in, in, 1}, gx->data(), gx->accumulate || c0 > 0);
+      if (gw) detail::gemm(g.transposed(), xm, gw->data() + c0 * in, gw->accumulate);
+      if (gb) detail::column_sums(block.data(), rows, n, gb->data() + c0, gb->accumulate);
+    }
+  });
+  return {std::move(y), std::move(logits)};
 }
 
 // log_probs: [..., C] (e.g. from log_softmax), target: [...] -> loss = -log_probs[target] per element,
@@ -245,6 +331,7 @@ Tensor<T> mse_loss(const Tensor<T>& input, const Tensor<T>& target, Reduction re
 }  // namespace ops
 
 using ops::cross_entropy;
+using ops::linear_cross_entropy;
 using ops::CrossEntropyOptions;
 using ops::mse_loss;
 using ops::nll_loss;
