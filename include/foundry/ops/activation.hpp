@@ -157,16 +157,17 @@ inline FloatPacket normal_cdf_packet(const FloatPacket& x_in) {
   return pselect(pcmp_le(x, pzero(x)), q, psub(one, q));
 }
 
-// d/dx x·Φ(x) = Φ(x) + x·φ(x), φ the normal density; NaN in, NaN out.
-inline FloatPacket gelu_grad_packet(const FloatPacket& x) {
+// d/dx x·Φ(x) = Φ(x) + x·φ(x), φ the normal density, given cdf = Φ(x); NaN in, NaN out.
+inline FloatPacket gelu_grad_packet(const FloatPacket& x, const FloatPacket& cdf) {
   using namespace Eigen::internal;
   using P = FloatPacket;
   const P xc = pmax(pmin(x, pset1<P>(20.0f)), pset1<P>(-20.0f));  // keeps x·φ from inf·0
   const P arg = pmul(pset1<P>(-0.5f), pmul(xc, xc));
   const P phi = pselect(pcmp_lt(arg, pset1<P>(-87.0f)), pzero(arg), exp_packet(arg));  // below, x·φ < 1e-36: 0
-  const P d = pmadd(pmul(xc, pset1<P>(0.3989422804014327f)), phi, normal_cdf_packet(x));  // 1/√(2π)
+  const P d = pmadd(pmul(xc, pset1<P>(0.3989422804014327f)), phi, cdf);  // 1/√(2π)
   return pselect(pcmp_eq(x, x), d, x);
 }
+inline FloatPacket gelu_grad_packet(const FloatPacket& x) { return gelu_grad_packet(x, normal_cdf_packet(x)); }
 
 inline constexpr double kInvSqrt2Pi = 0.3989422804014327;     // 1/√(2π): the normal density at 0
 inline constexpr double kGeluTanhScale = 0.7978845608028654;  // √(2/π)
@@ -302,6 +303,41 @@ void gelu_grads(const T* x, const T* g, T* gx, bool accumulate, Index n, GeluApp
       }
     });
   }
+}
+
+// h = gelu(z) and gz = g·gelu'(z) (accumulate: gz += ...) over n contiguous values in one pass, the
+// two things linear_of_gelu's backward needs: for float's exact form Φ(z) is computed once for both
+// instead of once each. The same values as gelu_values and gelu_grads.
+template <class T>
+void gelu_values_and_grads(const T* z, const T* g, T* h, T* gz, bool accumulate, Index n, GeluApproximation approximate) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (approximate == GeluApproximation::kNone) {
+      using namespace Eigen::internal;
+      constexpr Index L = kFloatLanes;
+      parallel_for(n, kPointwiseGrain, [&](Index begin, Index end) {
+        const auto step = [&](const FloatPacket& v, const FloatPacket& gy, float* hv, float* dv) {
+          const FloatPacket cdf = normal_cdf_packet(v);
+          pstoreu(hv, pmul(v, cdf));
+          const FloatPacket d = pmul(gy, gelu_grad_packet(v, cdf));
+          pstoreu(dv, accumulate ? padd(d, ploadu<FloatPacket>(dv)) : d);
+        };
+        Index i = begin;
+        for (; i + L <= end; i += L) step(ploadu<FloatPacket>(z + i), ploadu<FloatPacket>(g + i), h + i, gz + i);
+        if (i == end) return;
+        const Index m = end - i;  // the last few through zero-padded packets
+        alignas(64) float zt[L] = {}, gt[L] = {}, ht[L], dt[L] = {};
+        std::copy_n(z + i, m, zt);
+        std::copy_n(g + i, m, gt);
+        if (accumulate) std::copy_n(gz + i, m, dt);
+        step(pload<FloatPacket>(zt), pload<FloatPacket>(gt), ht, dt);
+        std::copy_n(ht, m, h + i);
+        std::copy_n(dt, m, gz + i);
+      });
+      return;
+    }
+  }
+  gelu_values(z, h, n, approximate);
+  gelu_grads(z, g, gz, accumulate, n, approximate);
 }
 
 }  // namespace detail

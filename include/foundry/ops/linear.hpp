@@ -91,18 +91,21 @@ Tensor<T> linear_of_gelu(const Tensor<T>& z_in, const Tensor<T>& w_in, const Ten
                              [z, w, z_in = z_in.grad_target(), w_in, b, approximate](const Tensor<T>& grad_y) {
     const Index in = w.size(1), out = w.size(0), rows = z.numel() / std::max<Index>(in, 1);
     const detail::MatView<T> g{grad_y.data(), rows, out, out, 1};
-    Tensor<T> h;  // gelu(z) again, only when the weight needs it (the bias gradient reads g alone)
-    if (w_in.requires_grad()) {
-      h = Tensor<T>::empty(z.shape());
-      detail::gelu_values(z.data(), h.data(), z.numel(), approximate);
-    }
-    detail::linear_param_grads(g, detail::MatView<T>{h.defined() ? h.data() : nullptr, rows, in, in, 1}, w_in, b);
-    if (z_in.requires_grad()) {  // grad_z = (grad_y·w)·gelu'(z)
+    // gelu(z) again, only when the weight needs it (the bias gradient reads g alone); grad_z =
+    // (grad_y·w)·gelu'(z). With both, one pass over z makes gelu(z) and grad_z (Φ(z) once).
+    Tensor<T> h = w_in.requires_grad() ? Tensor<T>::empty(z.shape()) : Tensor<T>();
+    if (z_in.requires_grad()) {
       Tensor<T> grad_h = Tensor<T>::empty(z.shape());
       detail::gemm(g, detail::mat_view(w), grad_h.data(), false);
       const GradSlot<T> gz = z_in.grad_slot();
-      detail::gelu_grads(z.data(), grad_h.data(), gz.data(), gz.accumulate, z.numel(), approximate);
+      if (h.defined())
+        detail::gelu_values_and_grads(z.data(), grad_h.data(), h.data(), gz.data(), gz.accumulate, z.numel(), approximate);
+      else
+        detail::gelu_grads(z.data(), grad_h.data(), gz.data(), gz.accumulate, z.numel(), approximate);
+    } else if (h.defined()) {
+      detail::gelu_values(z.data(), h.data(), z.numel(), approximate);
     }
+    detail::linear_param_grads(g, detail::MatView<T>{h.defined() ? h.data() : nullptr, rows, in, in, 1}, w_in, b);
   });
 }
 
