@@ -116,6 +116,51 @@ TEST(Attention, DropoutIsSeededAndBackwardReplaysTheSameMask) {
   EXPECT_TRUE(gradcheck(with_dropout, q, k, v));
 }
 
+// scaled_dot_product_attention keeps no probabilities and recomputes them in backward; the
+// _with_weights form keeps them. Same output and gradients, bit for bit, with every option on.
+TEST(Attention, RecomputedProbabilitiesGiveTheSameBitsAsKeptOnes) {
+  Generator g(8);
+  const auto q0 = randn<float>({2, 3, 40, 16}, g), k0 = randn<float>({2, 3, 48, 16}, g), v0 = randn<float>({2, 3, 48, 8}, g);
+  const auto bias0 = randn<float>({1, 3, 40, 48}, g);
+  const auto key_mask = Tensor<bool>::ones({2, 48});
+  key_mask.data()[48 + 40] = false, key_mask.data()[48 + 47] = false;
+  const auto grad_out = randn<float>({2, 3, 40, 8}, g);
+  for (bool causal : {false, true}) {
+    Tensor<float> outs[2], grads[2][4];
+    for (int kept = 0; kept < 2; ++kept) {
+      const auto q = q0.clone().requires_grad_(), k = k0.clone().requires_grad_(), v = v0.clone().requires_grad_(),
+                 bias = bias0.clone().requires_grad_();
+      Generator gen(5);
+      AttentionOptions<float> opt;
+      opt.key_mask = key_mask;
+      opt.causal = causal;
+      opt.bias = bias;
+      opt.dropout = 0.2;
+      opt.generator = &gen;
+      outs[kept] = kept ? scaled_dot_product_attention_with_weights(q, k, v, opt).output : scaled_dot_product_attention(q, k, v, opt);
+      outs[kept].backward(grad_out);
+      grads[kept][0] = q.grad(), grads[kept][1] = k.grad(), grads[kept][2] = v.grad(), grads[kept][3] = bias.grad();
+    }
+    EXPECT_EQ(outs[0], outs[1]) << causal;
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(grads[0][i], grads[1][i]) << "gradient " << i << ", causal " << causal;
+  }
+}
+
+TEST(Attention, OutputAloneKeepsNoProbabilityTensor) {
+  if (!detail::kBufferCacheEnabled) GTEST_SKIP() << "buffer accounting is off under AddressSanitizer";
+  Generator g(9);
+  const auto q = randn<float>({2, 4, 128, 32}, g).requires_grad_(), k = randn<float>({2, 4, 128, 32}, g).requires_grad_(),
+             v = randn<float>({2, 4, 128, 32}, g).requires_grad_();
+  const std::size_t probs_bytes = 2 * 4 * 128 * 128 * sizeof(float);  // 512 KiB
+  auto held_after_forward = [&](bool with_weights) {
+    const std::size_t before = buffer_bytes_in_use();
+    Tensor<float> out = with_weights ? scaled_dot_product_attention_with_weights(q, k, v).output : scaled_dot_product_attention(q, k, v);
+    return buffer_bytes_in_use() - before;  // the output and what its graph node holds
+  };
+  const std::size_t kept = held_after_forward(true), recomputed = held_after_forward(false);
+  EXPECT_EQ(kept - recomputed, probs_bytes);
+}
+
 TEST(Attention, BadShapesNameEveryOperand) {
   auto q = zeros<float>({2, 4, 3, 8}), k = zeros<float>({2, 4, 5, 8}), v = zeros<float>({2, 4, 5, 8});
   EXPECT_THAT([&] { scaled_dot_product_attention(q, zeros<float>({2, 4, 5, 7}), v); },

@@ -71,8 +71,15 @@ class MultiHeadAttention : public Module<T> {
     opt.bias = mask.bias;
     opt.dropout = this->is_training() ? dropout_ : 0.0;
     opt.generator = gen_;
-    auto [out, probs] = ops::scaled_dot_product_attention_with_weights(q, k, v, opt);
-    if (weights) *weights = probs;
+    // Without a request for the weights, the op keeps no [B, H, Sq, Sk] tensor (backward recomputes it).
+    Tensor<T> out;
+    if (weights) {
+      auto result = ops::scaled_dot_product_attention_with_weights(q, k, v, opt);
+      out = std::move(result.output);
+      *weights = std::move(result.weights);
+    } else {
+      out = ops::scaled_dot_product_attention(q, k, v, opt);
+    }
     const Tensor<T> merged = merge_heads(out);
     return out_ ? out_->forward(merged) : merged;
   }

@@ -1,8 +1,10 @@
 // ops/attention.hpp: scaled_dot_product_attention as one fused op with its own backward:
 //   out = dropout(softmax(q·kᵀ·scale + bias + mask)) · v        (Vaswani et al. 2017, eq. 1)
 // Each (batch, head) pair is one task for a thread: two small GEMMs around a fused
-// scale-bias-mask-softmax pass over the score rows. Only the probabilities P [B, H, Sq, Sk] are kept
-// for backward, with the dropout mask as bits (1/32 of P's size).
+// scale-bias-mask-softmax pass over the score rows. For backward, scaled_dot_product_attention keeps
+// no [B, H, Sq, Sk] tensor at all: each head's probabilities P are computed again there (the same
+// GEMM and row pass, so the same bits; about 1/8 of the op's work for D = 64) and only the dropout
+// mask is kept, as bits. The _with_weights form returns P, so it keeps P for backward instead.
 // Rows whose keys are all masked give zeros (never NaN). Heads may be strided views (the usual
 // [B, S, H, D] -> [B, H, S, D] permute is not copied); the output is laid out [B, Sq, H, Dv] in memory
 // and returned as a [B, H, Sq, Dv] view, so merging heads back is free.
@@ -70,12 +72,66 @@ inline void dropout_keep_bits_at(const Generator& gen, std::uint64_t base, Index
   }
 }
 
+// What turns a head's scores q·kᵀ into probabilities: scale, bias, padding and causal masks, softmax.
+// Forward runs it, and backward again when P was not kept: a copy lives in the backward closure.
+template <class T>
+struct AttentionProbs {
+  std::vector<std::uint8_t> keep;  // [B, Sk]: 1 where the key counts
+  Tensor<T> bias;                  // expanded to [B, H, Sq, Sk] (stride 0 on broadcast axes), or undefined
+  T scale;
+  Index Sk, causal_shift;
+  bool causal;
+
+  // Row i of head (b, h), scores in, probabilities out. `on` is scratch for Sk values: 1 where the
+  // key counts, 0 where it is masked. A row whose keys are all masked (or -inf bias) gives zeros.
+  void row(T* r, T* on, Index b, Index h, Index i) const {
+    constexpr T kNegInf = -std::numeric_limits<T>::infinity();
+    const std::uint8_t* kb = keep.data() + b * Sk;
+    const Index limit = causal ? std::min<Index>(Sk, i + causal_shift + 1) : Sk;
+    const T* brow = bias.defined() ? bias.storage()->data() + bias.offset() + b * bias.stride(0) + h * bias.stride(1) + i * bias.stride(2)
+                                   : nullptr;
+    const Index bstride = bias.defined() ? bias.stride(3) : 0;
+    // Three passes the compiler vectorises: scale (and bias), masks, max.
+    if (brow) {
+      for (Index j = 0; j < limit; ++j) r[j] = r[j] * scale + brow[j * bstride];
+    } else {
+      for (Index j = 0; j < limit; ++j) r[j] *= scale;
+    }
+    for (Index j = 0; j < limit; ++j) {
+      const bool counts = (kb[j] != 0) & (r[j] != kNegInf);
+      on[j] = counts ? T(1) : T(0);
+      r[j] = counts ? r[j] : kNegInf;
+    }
+    const T max = limit > 0 ? Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(r, limit).maxCoeff() : kNegInf;
+    if (max == kNegInf) {
+      std::fill_n(r, Sk, T(0));
+      return;
+    }
+    // Eigen's vectorised exp clamps -inf to a tiny number instead of 0, hence the factor `on`
+    // (a select on a comparison would not vectorise).
+    Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> a(r, limit);
+    a = (a - max).exp() * Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(on, limit);
+    const T inv = T(1) / a.sum();
+    a *= inv;
+    std::fill(r + limit, r + Sk, T(0));
+  }
+
+  // P [Sq, Sk] of head (b, h): the scores GEMM, then every row.
+  void head_probs(const Tensor<T>& q, const Tensor<T>& k, Index b, Index h, T* P, T* on) const {
+    gemm(head(q, b, h), head(k, b, h).transposed(), P, false);
+    for (Index i = 0; i < q.size(2); ++i) row(P + i * Sk, on, b, h, i);
+  }
+};
+
 }  // namespace detail
 
-// q: [B, H, Sq, D], k: [B, H, Sk, D], v: [B, H, Sk, Dv] -> output [B, H, Sq, Dv] and probabilities.
+namespace detail {
+
+// q: [B, H, Sq, D], k: [B, H, Sk, D], v: [B, H, Sk, Dv] -> output [B, H, Sq, Dv], and the
+// probabilities when keep_weights (kept for backward too; otherwise recomputed there).
 template <class T>
-AttentionResult<T> scaled_dot_product_attention_with_weights(const Tensor<T>& q_in, const Tensor<T>& k_in,
-                                                             const Tensor<T>& v_in, const AttentionOptions<T>& opt = {}) {
+AttentionResult<T> attention(const Tensor<T>& q_in, const Tensor<T>& k_in, const Tensor<T>& v_in, const AttentionOptions<T>& opt,
+                             bool keep_weights) {
   using foundry::detail::fail;
   const char* op = "scaled_dot_product_attention";
   if (q_in.dim() != 4 || k_in.dim() != 4 || v_in.dim() != 4)
@@ -103,7 +159,9 @@ AttentionResult<T> scaled_dot_product_attention_with_weights(const Tensor<T>& q_
   const T scale = static_cast<T>(opt.scale > 0 ? opt.scale : 1.0 / std::sqrt(static_cast<double>(D)));
 
   // Key limit per batch row from padding masks; keys beyond a row's causal limit are masked too.
-  std::vector<std::uint8_t> keep(static_cast<std::size_t>(B * Sk), 1);
+  detail::AttentionProbs<T> scores{std::vector<std::uint8_t>(static_cast<std::size_t>(B * Sk), 1), bias, scale, Sk, Sk - Sq,
+                                   opt.causal};
+  std::vector<std::uint8_t>& keep = scores.keep;
   if (opt.key_mask.defined()) {
     const Tensor<bool> m = opt.key_mask.contiguous_data();
     for (Index i = 0; i < B * Sk; ++i) keep[static_cast<std::size_t>(i)] = m.data()[i] ? 1 : 0;
@@ -117,57 +175,26 @@ AttentionResult<T> scaled_dot_product_attention_with_weights(const Tensor<T>& q_
     }
   }
 
-  Tensor<T> probs = Tensor<T>::empty(score_shape);
+  Tensor<T> probs = keep_weights ? Tensor<T>::empty(score_shape) : Tensor<T>();
   Tensor<T> out_mem = Tensor<T>::empty({B, Sq, H, Dv});  // merged-heads layout
   Tensor<T> out = out_mem.as_strided({B, H, Sq, Dv}, {Sq * H * Dv, Dv, H * Dv, 1}, 0);
   const double p = opt.dropout;
   Generator& gen = opt.generator ? *opt.generator : default_generator();
   const std::uint64_t drop_base = p > 0 ? gen.reserve_blocks(static_cast<std::uint64_t>((B * H * Sq * Sk + 3) / 4)) : 0;
   const T keep_scale = static_cast<T>(1.0 / (1.0 - p));
-  const Index causal_shift = Sk - Sq;
-  const bool has_bias = bias.defined();
-
-  // The fused row pass: scale, bias, masks, softmax. Returns nothing; row is overwritten with P.
-  constexpr T kNegInf = -std::numeric_limits<T>::infinity();
-  // `on` is scratch for Sk values: 1 where the key counts, 0 where it is masked.
-  auto softmax_row = [&](T* row, T* on, Index b, Index h, Index i) {
-    const std::uint8_t* kb = keep.data() + b * Sk;
-    const Index limit = opt.causal ? std::min<Index>(Sk, i + causal_shift + 1) : Sk;
-    const T* brow = has_bias ? bias.storage()->data() + bias.offset() + b * bias.stride(0) + h * bias.stride(1) + i * bias.stride(2) : nullptr;
-    const Index bstride = has_bias ? bias.stride(3) : 0;
-    T max = kNegInf;
-    for (Index j = 0; j < limit; ++j) {
-      T s = row[j] * scale;
-      if (brow) s += brow[j * bstride];
-      const bool counts = kb[j] && s != kNegInf;
-      on[j] = counts ? T(1) : T(0);
-      s = counts ? s : kNegInf;
-      row[j] = s;
-      max = std::max(max, s);
-    }
-    if (max == kNegInf) {  // every key masked (or -inf bias): zeros
-      std::fill_n(row, Sk, T(0));
-      return;
-    }
-    // Eigen's vectorised exp clamps -inf to a tiny number instead of 0, hence the factor `on`
-    // (a select on a comparison would not vectorise).
-    Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> r(row, limit);
-    r = (r - max).exp() * Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(on, limit);
-    const T inv = T(1) / r.sum();
-    r *= inv;
-    std::fill(row + limit, row + Sk, T(0));
-  };
 
   // Dropout keep-bits, one run of 64-bit words per (batch, head): drawn once here, read by backward.
   const Index words_per_head = p > 0 ? (Sq * Sk + 63) / 64 : 0;
   std::vector<std::uint64_t> keep_bits(static_cast<std::size_t>(B * H * words_per_head));
   foundry::detail::parallel_for(B * H, 1, [&](Index t0, Index t1) {
     std::vector<T> dropped(p > 0 ? static_cast<std::size_t>(Sq * Sk) : 0), on(static_cast<std::size_t>(Sk));
+    // P of one head when not kept: 64-byte aligned as probs is, since Eigen's vectorised exp and sum
+    // in the row pass peel to alignment, and the recompute must see the same bits.
+    const Tensor<T> scratch = keep_weights ? Tensor<T>() : Tensor<T>::empty({Sq, Sk});
     for (Index t = t0; t < t1; ++t) {
       const Index b = t / H, h = t % H;
-      T* P = probs.data() + t * Sq * Sk;
-      detail::gemm(detail::head(q, b, h), detail::head(k, b, h).transposed(), P, false);  // scores q·kᵀ
-      for (Index i = 0; i < Sq; ++i) softmax_row(P + i * Sk, on.data(), b, h, i);
+      T* P = keep_weights ? probs.data() + t * Sq * Sk : scratch.data();
+      scores.head_probs(q, k, b, h, P, on.data());
       const T* A = P;
       if (p > 0) {  // A = P ∘ mask / (1 - p), the mask a function of (seed, counter, element)
         std::uint64_t* bits = keep_bits.data() + t * words_per_head;
@@ -182,8 +209,9 @@ AttentionResult<T> scaled_dot_product_attention_with_weights(const Tensor<T>& q_
 
   Tensor<T> result = autograd::record<T>(
       op, out, {q_in, k_in, v_in, opt.bias},
-      [q_in = q_in.grad_target(), k_in = k_in.grad_target(), v_in = v_in.grad_target(), q, k, v, probs, bias_in = opt.bias, B, H, Sq, Sk, D, Dv, scale, p, keep_scale,
-       keep_bits = std::move(keep_bits), words_per_head](const Tensor<T>& grad_out) {
+      [q_in = q_in.grad_target(), k_in = k_in.grad_target(), v_in = v_in.grad_target(), q, k, v, probs, scores = std::move(scores),
+       bias_in = opt.bias, B, H, Sq, Sk, D, Dv, scale, p, keep_scale, keep_bits = std::move(keep_bits),
+       words_per_head](const Tensor<T>& grad_out) {
         const bool want_q = q_in.requires_grad(), want_k = k_in.requires_grad(), want_v = v_in.requires_grad();
         const bool want_bias = bias_in.defined() && bias_in.requires_grad();
         // Contiguous [B, H, S, D] gradient buffers, written per head by the owning thread. They are
@@ -195,9 +223,12 @@ AttentionResult<T> scaled_dot_product_attention_with_weights(const Tensor<T>& q_
         Tensor<T> gbias = want_bias ? Tensor<T>::empty({B, H, Sq, Sk}) : Tensor<T>();
         foundry::detail::parallel_for(B * H, 1, [&](Index t0, Index t1) {
           std::vector<T> a(p > 0 ? static_cast<std::size_t>(Sq * Sk) : 0), ds(static_cast<std::size_t>(Sq * Sk));
+          const Tensor<T> recomputed = probs.defined() ? Tensor<T>() : Tensor<T>::empty({Sq, Sk});  // aligned as in forward
+          std::vector<T> on(static_cast<std::size_t>(Sk));
           for (Index t = t0; t < t1; ++t) {
             const Index b = t / H, h = t % H;
-            const T* P = probs.data() + t * Sq * Sk;
+            const T* P = probs.defined() ? probs.data() + t * Sq * Sk : recomputed.data();
+            if (!probs.defined()) scores.head_probs(q, k, b, h, recomputed.data(), on.data());  // the forward's bits
             const detail::MatView<T> g = detail::head(grad_out, b, h);
             const std::uint64_t* bits = keep_bits.data() + t * words_per_head;
             const T* A = P;
@@ -229,11 +260,22 @@ AttentionResult<T> scaled_dot_product_attention_with_weights(const Tensor<T>& q_
   return {result, probs};
 }
 
-// The output alone: softmax(q·kᵀ/sqrt(D) + mask)·v.
+}  // namespace detail
+
+// q: [B, H, Sq, D], k: [B, H, Sk, D], v: [B, H, Sk, Dv] -> output [B, H, Sq, Dv] and probabilities
+// (kept for backward as well: [B, H, Sq, Sk] more memory than the output alone).
+template <class T>
+AttentionResult<T> scaled_dot_product_attention_with_weights(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v,
+                                                             const AttentionOptions<T>& opt = {}) {
+  return detail::attention(q, k, v, opt, true);
+}
+
+// The output alone: softmax(q·kᵀ/sqrt(D) + mask)·v. No [B, H, Sq, Sk] tensor is kept: backward
+// recomputes each head's probabilities (the same values as the _with_weights form, bit for bit).
 template <class T>
 Tensor<T> scaled_dot_product_attention(const Tensor<T>& q, const Tensor<T>& k, const Tensor<T>& v,
                                        const AttentionOptions<T>& opt = {}) {
-  return scaled_dot_product_attention_with_weights(q, k, v, opt).output;
+  return detail::attention(q, k, v, opt, false).output;
 }
 
 }  // namespace ops
