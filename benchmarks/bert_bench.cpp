@@ -111,13 +111,14 @@ double peak_rss_mb() {
 // One optimizer step of MLM pretraining: zero_grad, BertForMaskedLM forward with labels and dropout
 // 0.1, cross-entropy, backward, AdamW. range(0) = 1: the decoder runs only at the labelled positions
 // (BertForMaskedLM's default); 0: at all B·S positions, as Hugging Face's BertForMaskedLM (same loss).
-// Run one variant per process to read its peak RSS.
+// range(3) = 1: activation checkpointing per encoder layer. Run one variant per process to read its peak RSS.
 void mlm_train_step(benchmark::State& state, const foundry::models::BertConfig& config) {
   const Index B = state.range(1), S = state.range(2);
   const bool masked_only = state.range(0) != 0;
   foundry::Generator g(0);
   foundry::heads::BertForMaskedLM<float> model(config, g);
   model.train();
+  model.bert()->set_gradient_checkpointing(state.range(3) != 0);
   const Batch batch = make_batch(B, S, config.vocab_size, g);
   const Tensor<std::int64_t> labels = mlm_labels(batch);
   Index labelled = 0;
@@ -208,8 +209,14 @@ void BM_Fp32FmaPeak(benchmark::State& state) {
 BENCHMARK(BM_Fp32FmaPeak)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BertMiniForward)->Args({1, 128})->Args({16, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BertMiniForwardBackward)->Args({16, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_BertMiniMlmTrainStep)->Args({1, 16, 128})->Args({0, 16, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_BertSmallMlmTrainStep)->Args({1, 16, 128})->Args({0, 16, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BertMiniMlmTrainStep)->Args({1, 16, 128, 0})->Args({0, 16, 128, 0})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BertSmallMlmTrainStep)
+    ->Args({1, 16, 128, 0})
+    ->Args({0, 16, 128, 0})
+    ->Args({1, 16, 128, 1})
+    ->Args({0, 16, 128, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_AttentionForward)->Arg(128)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_AttentionForwardBackward)->Arg(128)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
 

@@ -35,6 +35,7 @@ struct Options {
   std::vector<std::string> corpus;
   std::string vocab, config, out, resume, log;
   bool line_per_document = false, nsp = false, whole_word_mask = false, all_positions = false, cased = false;
+  bool gradient_checkpointing = false;
   std::int64_t vocab_size = 8000, min_frequency = 2;
   int hidden = 256, layers = 4, heads = 4, intermediate = 0, max_seq_length = 128;
   int batch_size = 32, grad_accum = 1, threads = 0;
@@ -312,6 +313,7 @@ int run(Options o) {
   if (o.nsp) model.pre = std::make_shared<heads::BertForPreTraining<float>>(config, model_gen);
   else model.mlm = std::make_shared<heads::BertForMaskedLM<float>>(config, model_gen);
   model.module().train();
+  (model.mlm ? model.mlm->bert() : model.pre->bert())->set_gradient_checkpointing(o.gradient_checkpointing);
   std::printf("model: %s, L=%lld H=%lld A=%lld I=%lld V=%lld, %lld parameters\n", model.architecture(),
               static_cast<long long>(config.num_hidden_layers), static_cast<long long>(config.hidden_size),
               static_cast<long long>(config.num_attention_heads), static_cast<long long>(config.intermediate_size),
@@ -464,6 +466,8 @@ int main(int argc, char** argv) {
   flags.add("--stop-after", o.stop_after, "N", "save and stop once step N is done (resume later with --resume)");
   flags.add("--batch-size", o.batch_size, "N", "examples per micro-batch");
   flags.add("--grad-accum", o.grad_accum, "N", "micro-batches per optimizer step");
+  flags.add("--gradient-checkpointing", o.gradient_checkpointing, "",
+            "recompute each encoder layer in backward: far less memory, ~1/3 more compute, same results");
   flags.add("--lr", o.lr, "X", "peak learning rate (AdamW)");
   flags.add("--weight-decay", o.weight_decay, "X", "AdamW weight decay (not on biases and LayerNorm)");
   flags.add("--warmup-ratio", o.warmup_ratio, "X", "share of the steps spent warming up");

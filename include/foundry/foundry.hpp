@@ -15,6 +15,7 @@
 #include "foundry/autograd/grad_mode.hpp"
 #include "foundry/autograd/node.hpp"
 #include "foundry/autograd/engine.hpp"
+#include "foundry/autograd/checkpoint.hpp"
 #include "foundry/autograd/gradcheck.hpp"
 
 #include "foundry/ops/kernels.hpp"

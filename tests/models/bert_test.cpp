@@ -1,5 +1,6 @@
 // tests/models/bert_test.cpp mirrors include/foundry/models/{bert,bert_config,gpt}.hpp: configs,
-// names, outputs and bad input (the numerical match with PyTorch is in reference_models_test.cpp).
+// names, outputs, bad input and gradient checkpointing (the numerical match with PyTorch is in
+// reference_models_test.cpp).
 #include <filesystem>
 #include <fstream>
 
@@ -132,6 +133,74 @@ TEST(GptModel, NamesAndBadInput) {
   EXPECT_THAT([&] { gpt.forward(Tensor<std::int64_t>::zeros({1, 9})); }, ThrowsMessage<ValueError>(HasSubstr("positions up to 9 exceed n_positions 8")));
   c.n_head = 5;
   EXPECT_THAT([&] { models::GptModel<float> bad(c); }, ThrowsMessage<ValueError>(HasSubstr("n_embd 12 is not a multiple of n_head 5")));
+}
+
+// Activation checkpointing: the same loss and the same gradient bits with dropout on, and less held
+// between forward and backward.
+TEST(BertModel, GradientCheckpointingGivesTheSameBitsAndHoldsLess) {
+  auto c = tiny_bert();
+  c.num_hidden_layers = 3;
+  c.hidden_size = 64;  // activations above the buffer cache's 64 KiB, so that they are counted
+  c.intermediate_size = 256;
+  c.max_position_embeddings = 64;
+  Generator data(9);
+  const auto ids = randint(1, c.vocab_size, {4, 64}, data);
+  auto mask = Tensor<std::int64_t>::ones({4, 64});
+  for (Index s = 40; s < 64; ++s) mask.data()[64 + s] = 0;
+  auto run = [&](bool checkpointed, std::size_t* held) {
+    Generator g(5);
+    models::BertModel<float> bert(c, g);
+    bert.train();
+    bert.set_gradient_checkpointing(checkpointed);
+    EXPECT_EQ(bert.gradient_checkpointing(), checkpointed);
+    const std::size_t base = buffer_bytes_in_use();
+    const auto out = bert.forward(ids, mask);
+    *held = buffer_bytes_in_use() - base;
+    const auto r = randn<float>(out.last_hidden_state.shape(), data);
+    (out.last_hidden_state * r).sum().backward();
+    std::vector<Tensor<float>> grads{out.last_hidden_state.detach()};
+    for (const auto& [name, p] : bert.named_parameters()) grads.push_back(p.grad().defined() ? p.grad() : Tensor<float>());
+    return grads;
+  };
+  std::size_t plain_held = 0, ckpt_held = 0;
+  const auto plain = run(false, &plain_held);
+  data.manual_seed(9);
+  randint(1, c.vocab_size, {4, 64}, data);
+  const auto ckpt = run(true, &ckpt_held);
+  ASSERT_EQ(plain.size(), ckpt.size());
+  for (std::size_t i = 0; i < plain.size(); ++i) {
+    ASSERT_EQ(ckpt[i].defined(), plain[i].defined()) << "tensor " << i;  // the pooler gets no gradient
+    if (plain[i].defined()) {
+      EXPECT_EQ(ckpt[i], plain[i]) << "tensor " << i;
+    }
+  }
+  if (detail::kBufferCacheEnabled) {
+    EXPECT_LT(2 * ckpt_held, plain_held);
+  }  // 3 layers' activations -> their inputs
+}
+
+TEST(GptModel, GradientCheckpointingGivesTheSameBits) {
+  models::GptConfig c;
+  c.vocab_size = 20;
+  c.n_positions = 16;
+  c.n_embd = 12;
+  c.n_layer = 2;
+  c.n_head = 3;
+  Generator data(1);
+  const auto ids = randint(0, c.vocab_size, {2, 16}, data);
+  auto run = [&](bool checkpointed) {
+    Generator g(4);
+    models::GptModel<float> gpt(c, g);
+    gpt.train();
+    gpt.set_gradient_checkpointing(checkpointed);
+    const auto h = gpt.forward(ids);
+    gpt.logits(h).pow(2.0f).mean().backward();
+    std::vector<Tensor<float>> grads{h.detach()};
+    for (const auto& [name, p] : gpt.named_parameters()) grads.push_back(p.grad());
+    return grads;
+  };
+  const auto plain = run(false), ckpt = run(true);
+  for (std::size_t i = 0; i < plain.size(); ++i) EXPECT_EQ(ckpt[i], plain[i]) << "tensor " << i;
 }
 
 }  // namespace

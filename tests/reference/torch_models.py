@@ -179,11 +179,18 @@ class BertEncoder(nn.Module):
     def __init__(self, config):
         super().__init__()
         self.layer = nn.ModuleList([BertLayer(config) for _ in range(config.num_hidden_layers)])
+        self.gradient_checkpointing = False  # as Hugging Face's: torch.utils.checkpoint per layer in training
 
     def forward(self, hidden_states, extended_attention_mask=None):
         attentions = []
         for layer in self.layer:
-            hidden_states, probs = layer(hidden_states, extended_attention_mask)
+            if self.gradient_checkpointing and self.training:
+                import torch.utils.checkpoint
+                hidden_states = torch.utils.checkpoint.checkpoint(lambda h, m, f=layer: f(h, m)[0], hidden_states,
+                                                                  extended_attention_mask)
+                probs = None
+            else:
+                hidden_states, probs = layer(hidden_states, extended_attention_mask)
             attentions.append(probs)
         return hidden_states, attentions
 

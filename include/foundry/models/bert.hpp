@@ -6,6 +6,7 @@
 
 #include <vector>
 
+#include "foundry/autograd/checkpoint.hpp"
 #include "foundry/models/bert_config.hpp"
 #include "foundry/nn/activation.hpp"
 #include "foundry/nn/embedding.hpp"
@@ -161,7 +162,8 @@ class BertModel : public nn::Module<T> {
   explicit BertModel(const BertConfig& config, Generator& gen = default_generator(), bool add_pooler = true)
       : config_((config.validate(), config)),
         embeddings_(this->register_module("embeddings", std::make_shared<BertEmbeddings<T>>(config, gen))),
-        encoder_(this->register_module("encoder", std::make_shared<Encoder>())) {
+        encoder_(this->register_module("encoder", std::make_shared<Encoder>())),
+        gen_(&gen) {
     for (Index i = 0; i < config.num_hidden_layers; ++i) encoder_->layer->push_back(std::make_shared<BertLayer<T>>(config, gen));
     if (add_pooler) pooler_ = this->register_module("pooler", std::make_shared<Pooler>(config, gen));
   }
@@ -191,7 +193,11 @@ class BertModel : public nn::Module<T> {
     if (in.output_hidden_states) out.hidden_states.push_back(h);
     for (const auto& layer : *encoder_->layer) {
       Tensor<T> weights;
-      h = layer->forward(h, mask, in.output_attentions ? &weights : nullptr);
+      if (gradient_checkpointing_ && this->is_training() && !in.output_attentions)
+        h = autograd::checkpoint<T>([layer, mask](const std::vector<Tensor<T>>& x) { return layer->forward(x[0], mask); },
+                                    {h}, {gen_});
+      else
+        h = layer->forward(h, mask, in.output_attentions ? &weights : nullptr);
       if (in.output_hidden_states) out.hidden_states.push_back(h);
       if (in.output_attentions) out.attentions.push_back(weights);
     }
@@ -206,6 +212,13 @@ class BertModel : public nn::Module<T> {
   }
 
   const BertConfig& config() const { return config_; }
+  // Activation checkpointing per encoder layer, in training mode (off by default): forward keeps only
+  // each layer's input; backward recomputes the layer (dropout replays its masks), then goes back
+  // through it. Same gradients, bit for bit; the activations held between forward and backward shrink
+  // from every layer's to one layer's, for one more forward of the encoder per step. Layers asked for
+  // attention weights (output_attentions) run without it.
+  void set_gradient_checkpointing(bool on) { gradient_checkpointing_ = on; }
+  bool gradient_checkpointing() const { return gradient_checkpointing_; }
   const std::shared_ptr<BertEmbeddings<T>>& embeddings() const { return embeddings_; }
   Index num_layers() const { return static_cast<Index>(encoder_->layer->size()); }
   const std::shared_ptr<BertLayer<T>>& layer(Index i) const { return (*encoder_->layer)[static_cast<std::size_t>(i)]; }
@@ -228,6 +241,8 @@ class BertModel : public nn::Module<T> {
   std::shared_ptr<BertEmbeddings<T>> embeddings_;
   std::shared_ptr<Encoder> encoder_;
   std::shared_ptr<Pooler> pooler_;
+  Generator* gen_;  // the one every dropout of the model draws from
+  bool gradient_checkpointing_ = false;
 };
 
 }  // namespace foundry::models

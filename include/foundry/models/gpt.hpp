@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "foundry/autograd/checkpoint.hpp"
 #include "foundry/io/json.hpp"
 #include "foundry/nn/activation.hpp"
 #include "foundry/nn/embedding.hpp"
@@ -150,7 +151,8 @@ class GptModel : public nn::Module<T> {
         wpe_(this->register_module("wpe", std::make_shared<nn::Embedding<T>>(config.n_positions, config.n_embd,
                                                                             nn::init::normal<T>(0, config.initializer_range), -1, gen))),
         drop_(this->register_module("drop", std::make_shared<nn::Dropout<T>>(config.embd_pdrop, gen))),
-        h_(this->register_module("h", std::make_shared<nn::ModuleList<T, GptBlock<T>>>())) {
+        h_(this->register_module("h", std::make_shared<nn::ModuleList<T, GptBlock<T>>>())),
+        gen_(&gen) {
     for (Index i = 0; i < config.n_layer; ++i) h_->push_back(std::make_shared<GptBlock<T>>(config, gen));
     ln_f_ = this->register_module("ln_f", std::make_shared<nn::LayerNorm<T>>(config.n_embd, config.layer_norm_epsilon));
   }
@@ -185,7 +187,14 @@ class GptModel : public nn::Module<T> {
       for (Index i = 0; i < m.numel(); ++i) mask.key_mask.data()[i] = m.data()[i] != 0;
     }
     Tensor<T> h = drop_->forward(wte_->forward(ids) + wpe_->forward(arange<std::int64_t>(position_offset, position_offset + S)));
-    for (std::size_t i = 0; i < h_->size(); ++i) h = (*h_)[i]->forward(h, mask, cache ? &cache->layers[i] : nullptr);
+    for (std::size_t i = 0; i < h_->size(); ++i) {
+      const auto& block = (*h_)[i];
+      if (gradient_checkpointing_ && this->is_training() && !cache)
+        h = autograd::checkpoint<T>([block, mask](const std::vector<Tensor<T>>& x) { return block->forward(x[0], mask); }, {h},
+                                    {gen_});
+      else
+        h = block->forward(h, mask, cache ? &cache->layers[i] : nullptr);
+    }
     return ln_f_->forward(h);
   }
 
@@ -193,6 +202,9 @@ class GptModel : public nn::Module<T> {
   Tensor<T> logits(const Tensor<T>& hidden) const { return ops::linear(hidden, wte_->weight()); }
 
   const GptConfig& config() const { return config_; }
+  // Activation checkpointing per block in training mode, as BertModel's (off by default; not with a cache).
+  void set_gradient_checkpointing(bool on) { gradient_checkpointing_ = on; }
+  bool gradient_checkpointing() const { return gradient_checkpointing_; }
   const std::shared_ptr<nn::Embedding<T>>& wte() const { return wte_; }
 
  private:
@@ -201,6 +213,8 @@ class GptModel : public nn::Module<T> {
   std::shared_ptr<nn::Dropout<T>> drop_;
   std::shared_ptr<nn::ModuleList<T, GptBlock<T>>> h_;
   std::shared_ptr<nn::LayerNorm<T>> ln_f_;
+  Generator* gen_;  // the one every dropout of the model draws from
+  bool gradient_checkpointing_ = false;
 };
 
 }  // namespace foundry::models

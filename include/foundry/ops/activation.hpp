@@ -70,30 +70,44 @@ using IntPacket = Eigen::internal::unpacket_traits<FloatPacket>::integer_packet;
 #pragma GCC diagnostic pop
 #endif
 
-// out[i] = f(in[i]...) (accumulate: out[i] += ...) over n floats, one packet at a time with a
-// zero-padded packet for the last few, split across threads.
-template <class F, class... In>
-void map_float_packets(Index n, float* out, bool accumulate, F&& f, const In*... in) {
-  using namespace Eigen::internal;
-  constexpr Index L = kFloatLanes;
+// The packets of a float kernel: a whole one at i, or the last m < kFloatLanes elements through a
+// zero-padded one. load(p) reads p[i...]; store(p, r, accumulate) writes r (or adds it) to p[i...].
+struct WholePacket {
+  Index i;
+  FloatPacket load(const float* p) const { return Eigen::internal::ploadu<FloatPacket>(p + i); }
+  void store(float* p, FloatPacket r, bool accumulate) const {
+    if (accumulate) r = Eigen::internal::padd(r, Eigen::internal::ploadu<FloatPacket>(p + i));
+    Eigen::internal::pstoreu(p + i, r);
+  }
+};
+struct TailPacket {
+  Index i, m;
+  FloatPacket load(const float* p) const {
+    alignas(64) float t[kFloatLanes] = {};
+    std::copy_n(p + i, m, t);
+    return Eigen::internal::pload<FloatPacket>(t);
+  }
+  void store(float* p, FloatPacket r, bool accumulate) const {
+    alignas(64) float t[kFloatLanes];
+    Eigen::internal::pstore(t, r);
+    for (Index k = 0; k < m; ++k) p[i + k] = accumulate ? p[i + k] + t[k] : t[k];
+  }
+};
+
+// body(packet) for every packet of n floats (a WholePacket or, last, a TailPacket), split across threads.
+template <class Body>
+void for_float_packets(Index n, Body&& body) {
   parallel_for(n, kPointwiseGrain, [&](Index begin, Index end) {
     Index i = begin;
-    for (; i + L <= end; i += L) {
-      FloatPacket r = f(ploadu<FloatPacket>(in + i)...);
-      if (accumulate) r = padd(r, ploadu<FloatPacket>(out + i));
-      pstoreu(out + i, r);
-    }
-    if (i == end) return;
-    const Index m = end - i;
-    const auto padded = [&](const float* p) {
-      alignas(64) float tmp[L] = {};
-      std::copy_n(p + i, m, tmp);
-      return pload<FloatPacket>(tmp);
-    };
-    alignas(64) float r[L];
-    pstore(r, f(padded(in)...));
-    for (Index k = 0; k < m; ++k) out[i + k] = accumulate ? out[i + k] + r[k] : r[k];
+    for (; i + kFloatLanes <= end; i += kFloatLanes) body(WholePacket{i});
+    if (i < end) body(TailPacket{i, end - i});
   });
+}
+
+// out[i] = f(in[i]...) (accumulate: out[i] += ...) over n floats.
+template <class F, class... In>
+void map_float_packets(Index n, float* out, bool accumulate, F&& f, const In*... in) {
+  for_float_packets(n, [&](const auto& packet) { packet.store(out, f(packet.load(in)...), accumulate); });
 }
 
 // e^s for s in [-87, 1] (clamped below), within 2 ulp: s = n·ln 2 + r with |r| <= ln(2)/2 (Cody and
@@ -312,26 +326,10 @@ template <class T>
 void gelu_values_and_grads(const T* z, const T* g, T* h, T* gz, bool accumulate, Index n, GeluApproximation approximate) {
   if constexpr (std::is_same_v<T, float>) {
     if (approximate == GeluApproximation::kNone) {
-      using namespace Eigen::internal;
-      constexpr Index L = kFloatLanes;
-      parallel_for(n, kPointwiseGrain, [&](Index begin, Index end) {
-        const auto step = [&](const FloatPacket& v, const FloatPacket& gy, float* hv, float* dv) {
-          const FloatPacket cdf = normal_cdf_packet(v);
-          pstoreu(hv, pmul(v, cdf));
-          const FloatPacket d = pmul(gy, gelu_grad_packet(v, cdf));
-          pstoreu(dv, accumulate ? padd(d, ploadu<FloatPacket>(dv)) : d);
-        };
-        Index i = begin;
-        for (; i + L <= end; i += L) step(ploadu<FloatPacket>(z + i), ploadu<FloatPacket>(g + i), h + i, gz + i);
-        if (i == end) return;
-        const Index m = end - i;  // the last few through zero-padded packets
-        alignas(64) float zt[L] = {}, gt[L] = {}, ht[L], dt[L] = {};
-        std::copy_n(z + i, m, zt);
-        std::copy_n(g + i, m, gt);
-        if (accumulate) std::copy_n(gz + i, m, dt);
-        step(pload<FloatPacket>(zt), pload<FloatPacket>(gt), ht, dt);
-        std::copy_n(ht, m, h + i);
-        std::copy_n(dt, m, gz + i);
+      for_float_packets(n, [&](const auto& packet) {
+        const FloatPacket v = packet.load(z), cdf = normal_cdf_packet(v);
+        packet.store(h, Eigen::internal::pmul(v, cdf), false);
+        packet.store(gz, Eigen::internal::pmul(packet.load(g), gelu_grad_packet(v, cdf)), accumulate);
       });
       return;
     }

@@ -123,10 +123,6 @@ struct AttentionProbs {
   }
 };
 
-}  // namespace detail
-
-namespace detail {
-
 // q: [B, H, Sq, D], k: [B, H, Sk, D], v: [B, H, Sk, Dv] -> output [B, H, Sq, Dv], and the
 // probabilities when keep_weights (kept for backward too; otherwise recomputed there).
 template <class T>

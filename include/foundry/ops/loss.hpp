@@ -32,6 +32,10 @@ struct NllLossOptions {
 
 namespace detail {
 
+inline void check_label_smoothing(const char* op, double eps) {
+  if (!(eps >= 0.0 && eps <= 1.0)) foundry::detail::fail<ValueError>(op, ": label_smoothing must be in [0, 1], got ", eps);
+}
+
 inline std::string multi_index_str(const Shape& shape, Index flat) {
   Shape idx = Shape::filled(shape.size(), 0);
   for (int a = shape.size() - 1; a >= 0; --a) {
@@ -157,9 +161,7 @@ template <class T>
 Tensor<T> cross_entropy(const Tensor<T>& logits, const Tensor<std::int64_t>& target, const CrossEntropyOptions& options = {}) {
   static_assert(std::is_floating_point_v<T>, "cross_entropy: floating-point logits only");
   const Shape batch = detail::class_batch_shape("cross_entropy", "logits", logits, target);
-  const double eps = options.label_smoothing;
-  if (!(eps >= 0.0 && eps <= 1.0))
-    foundry::detail::fail<ValueError>("cross_entropy: label_smoothing must be in [0, 1], got ", eps);
+  detail::check_label_smoothing("cross_entropy", options.label_smoothing);
   const Index C = logits.shape().back(), N = batch.numel(), ignore = options.ignore_index;
   const Tensor<std::int64_t> tc = target.contiguous_data();
   const Index counted = detail::check_class_targets("cross_entropy", tc, C, ignore, logits.shape());
@@ -206,9 +208,7 @@ LinearCrossEntropy<T> linear_cross_entropy(const Tensor<T>& x_in, const Tensor<T
                                            const Tensor<std::int64_t>& target, const CrossEntropyOptions& options = {}) {
   static_assert(std::is_floating_point_v<T>, "linear_cross_entropy: floating-point inputs only");
   detail::check_linear("linear_cross_entropy", x_in, w_in, b);
-  const double eps = options.label_smoothing;
-  if (!(eps >= 0.0 && eps <= 1.0))
-    foundry::detail::fail<ValueError>("linear_cross_entropy: label_smoothing must be in [0, 1], got ", eps);
+  detail::check_label_smoothing("linear_cross_entropy", options.label_smoothing);
   const Tensor<T> x = detail::foldable_rows(x_in) ? x_in : x_in.contiguous_data();
   const Tensor<T> w = detail::mat_view(w_in).gemm_ready() ? w_in : w_in.clone_data();
   Tensor<T> logits = detail::linear_values(x, w, b);
@@ -223,8 +223,12 @@ LinearCrossEntropy<T> linear_cross_entropy(const Tensor<T>& x_in, const Tensor<T
   y = autograd::record<T>("linear_cross_entropy", std::move(y), {x_in, w_in, b},
                           [x, w, xm, logits, tc, stats, options, counted, x_in = x_in.grad_target(), w_in, b](const Tensor<T>& grad_y) {
     const Index rows = xm.rows, in = xm.cols, classes = w.size(0);
-    // Columns per block: a multiple of the GEMM's depth block (256), ~8 MiB of gradient.
+    // Columns per block: a multiple of the GEMM's depth block, ~8 MiB of gradient. grad_x sums over the
+    // classes in depth blocks of sgemm::kKC: whole blocks keep every element's order of summation.
     constexpr Index kDepth = 256;
+#ifdef FOUNDRY_SGEMM_X86
+    static_assert(kDepth % detail::sgemm::kKC == 0, "linear_cross_entropy: column blocks must be whole GEMM depth blocks");
+#endif
     const Index budget = detail::linear_cross_entropy_block_elements() / std::max<Index>(rows, 1);
     const Index width = std::min(classes, std::max<Index>(kDepth, budget / kDepth * kDepth));
     Tensor<T> block = Tensor<T>::empty({rows, width});
