@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "foundry/autograd/checkpoint.hpp"
 #include "foundry/nn/transformer_layer.hpp"
 
 namespace foundry::nn {
@@ -28,7 +29,7 @@ template <class T>
 class TransformerEncoder : public Module<T> {
  public:
   TransformerEncoder(const TransformerLayerOptions& o, Index num_layers, Generator& gen = default_generator())
-      : layers_(this->register_module("layers", std::make_shared<ModuleList<T, TransformerEncoderLayer<T>>>())) {
+      : layers_(this->register_module("layers", std::make_shared<ModuleList<T, TransformerEncoderLayer<T>>>())), gen_(&gen) {
     for (Index i = 0; i < num_layers; ++i) layers_->push_back(std::make_shared<TransformerEncoderLayer<T>>(o, gen));
     if (o.norm_first) norm_ = this->register_module("norm", std::make_shared<LayerNorm<T>>(o.dim, o.layer_norm_eps));
   }
@@ -38,22 +39,34 @@ class TransformerEncoder : public Module<T> {
   // x: [B, S, C] -> [B, S, C]
   Tensor<T> forward(const Tensor<T>& x, const AttentionMask<T>& mask = {}) const {
     Tensor<T> h = x;
-    for (const auto& layer : *layers_) h = layer->forward(h, mask);
+    for (const auto& layer : *layers_) {
+      if (checkpointing_ && this->is_training())
+        h = autograd::checkpoint<T>([layer, mask](const std::vector<Tensor<T>>& in) { return layer->forward(in[0], mask); }, {h},
+                                    {gen_});
+      else
+        h = layer->forward(h, mask);
+    }
     return norm_ ? norm_->forward(h) : h;
   }
 
+  // Activation checkpointing per layer in training mode (autograd/checkpoint.hpp): forward keeps each
+  // layer's input only, backward recomputes the layer. Same gradients, bit for bit.
+  void set_gradient_checkpointing(bool on) { checkpointing_ = on; }
+  bool gradient_checkpointing() const { return checkpointing_; }
   const ModuleList<T, TransformerEncoderLayer<T>>& layers() const { return *layers_; }
 
  private:
   std::shared_ptr<ModuleList<T, TransformerEncoderLayer<T>>> layers_;
   std::shared_ptr<LayerNorm<T>> norm_;
+  Generator* gen_;  // the one the layers' dropouts draw from
+  bool checkpointing_ = false;
 };
 
 template <class T>
 class TransformerDecoder : public Module<T> {
  public:
   TransformerDecoder(const TransformerLayerOptions& o, Index num_layers, Generator& gen = default_generator())
-      : layers_(this->register_module("layers", std::make_shared<ModuleList<T, TransformerDecoderLayer<T>>>())) {
+      : layers_(this->register_module("layers", std::make_shared<ModuleList<T, TransformerDecoderLayer<T>>>())), gen_(&gen) {
     for (Index i = 0; i < num_layers; ++i) layers_->push_back(std::make_shared<TransformerDecoderLayer<T>>(o, gen));
     if (o.norm_first) norm_ = this->register_module("norm", std::make_shared<LayerNorm<T>>(o.dim, o.layer_norm_eps));
   }
@@ -64,13 +77,27 @@ class TransformerDecoder : public Module<T> {
   Tensor<T> forward(const Tensor<T>& y, const Tensor<T>& memory, const AttentionMask<T>& self_mask,
                     const AttentionMask<T>& memory_mask = {}) const {
     Tensor<T> h = y;
-    for (const auto& layer : *layers_) h = layer->forward(h, memory, self_mask, memory_mask);
+    for (const auto& layer : *layers_) {
+      if (checkpointing_ && this->is_training())
+        h = autograd::checkpoint<T>([layer, self_mask, memory_mask](const std::vector<Tensor<T>>& in) {
+          return layer->forward(in[0], in[1], self_mask, memory_mask);
+        }, {h, memory}, {gen_});
+      else
+        h = layer->forward(h, memory, self_mask, memory_mask);
+    }
     return norm_ ? norm_->forward(h) : h;
   }
+
+  // As TransformerEncoder's. The memory's gradient then sums each layer's two contributions (key and
+  // value projections) before adding them up across layers: the same values to float rounding.
+  void set_gradient_checkpointing(bool on) { checkpointing_ = on; }
+  bool gradient_checkpointing() const { return checkpointing_; }
 
  private:
   std::shared_ptr<ModuleList<T, TransformerDecoderLayer<T>>> layers_;
   std::shared_ptr<LayerNorm<T>> norm_;
+  Generator* gen_;
+  bool checkpointing_ = false;
 };
 
 // Encoder over the source, decoder over the target with causal self-attention and
@@ -96,6 +123,11 @@ class EncoderDecoder : public Module<T> {
     return decoder_->forward(tgt, memory, self_mask, enc_mask);
   }
 
+  // Checkpointing in both stacks.
+  void set_gradient_checkpointing(bool on) {
+    encoder_->set_gradient_checkpointing(on);
+    decoder_->set_gradient_checkpointing(on);
+  }
   const std::shared_ptr<TransformerEncoder<T>>& encoder() const { return encoder_; }
   const std::shared_ptr<TransformerDecoder<T>>& decoder() const { return decoder_; }
 
