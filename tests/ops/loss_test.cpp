@@ -222,6 +222,48 @@ TEST(LinearCrossEntropyOp, EqualsLinearThenCrossEntropyBitForBit) {
   EXPECT_TRUE(allclose(b2.grad(), b1.grad(), tol, tol));
 }
 
+// Ignored rows have no logit gradient: backward runs its products over the counted rows only. Against
+// linear + cross_entropy: the same grad_x and grad_b bits; grad_w sums the same products grouped by the
+// GEMM's depth blocks of counted rows (600 rows here, so more than one block): equal to rounding.
+TEST(LinearCrossEntropyOp, IgnoredRowsAreSkippedInBackward) {
+  const SmallLinearCrossEntropyBlocks blocks;
+  Generator rng(21);
+  const auto x0 = random_tensor<float>({3, 200, 24}, rng);
+  const auto w0 = random_tensor<float>({520, 24}, rng, 0.3);
+  const auto b0 = random_tensor<float>({520}, rng);
+  auto target = randint(0, 520, {3, 200}, rng);
+  for (Index i = 0; i < target.numel(); ++i)
+    if (i % 7 != 0) target.data()[i] = -100;  // 86 counted rows of 600
+  for (const auto reduction : {Reduction::Mean, Reduction::None}) {
+    ops::CrossEntropyOptions opt{.label_smoothing = 0.05};
+    opt.reduction = reduction;
+    const auto r = random_tensor<float>({3, 200}, rng);
+    auto reduce = [&](const Tensor<float>& loss) { return reduction == Reduction::None ? (loss * r).sum() : loss; };
+    const auto x1 = x0.detach().requires_grad_(), w1 = w0.detach().requires_grad_(), b1 = b0.detach().requires_grad_();
+    reduce(ops::cross_entropy(ops::linear(x1, w1, b1), target, opt)).backward();
+    const auto x2 = x0.detach().requires_grad_(), w2 = w0.detach().requires_grad_(), b2 = b0.detach().requires_grad_();
+    reduce(ops::linear_cross_entropy(x2, w2, b2, target, opt).loss).backward();
+    const double tol = ops::detail::own_sgemm_enabled() ? 0.0 : 1e-5;
+    EXPECT_TRUE(allclose(x2.grad(), x1.grad(), tol, tol));
+    EXPECT_TRUE(allclose(b2.grad(), b1.grad(), tol, tol));
+    EXPECT_TRUE(allclose(w2.grad(), w1.grad(), 1e-6, 1e-5));
+    for (Index j = 0; j < 24; ++j) EXPECT_EQ(x2.grad().data()[24 + j], 0.0f);  // row 1 is ignored
+    // A second backward adds: the ignored rows stay 0, the others double.
+    reduce(ops::linear_cross_entropy(x2, w2, b2, target, opt).loss).backward();
+    EXPECT_TRUE(allclose(x2.grad(), x1.grad() * 2.0f, 1e-6, 1e-5));
+    EXPECT_TRUE(allclose(w2.grad(), w1.grad() * 2.0f, 1e-6, 1e-5));
+  }
+  // Nothing counted: zero gradients everywhere (a mean over nothing is NaN, its gradient 0).
+  const auto none = Tensor<std::int64_t>::full({3, 200}, -100);
+  const auto x3 = x0.detach().requires_grad_(), w3 = w0.detach().requires_grad_(), b3 = b0.detach().requires_grad_();
+  const auto loss3 = ops::linear_cross_entropy(x3, w3, b3, none).loss;
+  EXPECT_TRUE(std::isnan(loss3.item()));
+  loss3.backward();
+  EXPECT_EQ(x3.grad(), Tensor<float>::zeros({3, 200, 24}));
+  EXPECT_EQ(w3.grad(), Tensor<float>::zeros({520, 24}));
+  EXPECT_EQ(b3.grad(), Tensor<float>::zeros({520}));
+}
+
 TEST(LinearCrossEntropyOp, BackwardNeverHoldsTheWholeLogitGradient) {
   if (!detail::kBufferCacheEnabled) GTEST_SKIP() << "buffer accounting is off under AddressSanitizer";
   const SmallLinearCrossEntropyBlocks blocks;

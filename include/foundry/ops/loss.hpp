@@ -121,19 +121,21 @@ std::vector<double> cross_entropy_rows(const T* xv, const std::int64_t* tv, Inde
   return values;
 }
 
-// Columns [c0, c1) of d loss / d x for the N rows of x [N, C] (stats st from cross_entropy_rows):
-// softmax_c - (1 - ε)[c = target] - ε / C, times the reduction's scale; ignored rows get 0. Row i's
-// values go to out + i·(c1 - c0), added to what is there when accumulate. Any column split gives the
-// values of the whole row.
+// Columns [c0, c1) of d loss / d x for N rows of x [*, C] (stats st from cross_entropy_rows):
+// softmax_c - (1 - ε)[c = target] - ε / C, times the reduction's scale; ignored rows get 0. Output row r
+// is row i = rows ? rows[r] : r of x; its values go to out + r·(c1 - c0), added to what is there when
+// accumulate. Any column split gives the values of the whole row.
 template <class T>
 void cross_entropy_grads(const T* xv, const T* st, const std::int64_t* tv, Index N, Index C, Index c0, Index c1,
-                         const Tensor<T>& grad_y, const CrossEntropyOptions& options, Index counted, T* out, bool acc) {
+                         const Tensor<T>& grad_y, const CrossEntropyOptions& options, Index counted, T* out, bool acc,
+                         const Index* rows = nullptr) {
   const T smooth = static_cast<T>(options.label_smoothing / static_cast<double>(C));
   const T keep = static_cast<T>(1.0 - options.label_smoothing);
   const Index width = c1 - c0;
   foundry::detail::parallel_for(N, std::max<Index>(1, kPointwiseGrain / std::max<Index>(width, 1)), [&](Index r0, Index r1) {
-    for (Index i = r0; i < r1; ++i) {
-      Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> gr(out + i * width, width);
+    for (Index r = r0; r < r1; ++r) {
+      const Index i = rows ? rows[r] : r;
+      Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> gr(out + r * width, width);
       if (tv[i] == options.ignore_index) {  // no gradient; a first contribution still writes its zeros
         if (!acc) gr.setZero();
         continue;
@@ -184,7 +186,11 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const Tensor<std::int64_t>& tar
 // vocabulary columns at a time and feeds each block to the three products at once:
 // grad_x += G·w[cols], grad_w[cols] = Gᵀ·x, grad_b[cols] = column sums of G. Blocks are a multiple of
 // the GEMM's depth block wide, so grad_x sums the same products in the same order as the unfused
-// grad_y·w: loss and gradients are bit-identical to the composition (foundry's float GEMM).
+// grad_y·w: loss and gradients are bit-identical to the composition (foundry's float GEMM). Rows
+// whose target is ignore_index have no gradient, so the products run over the counted rows only (a
+// masked-LM loss at all positions counts ~15%; a padded language-model batch skips its padding):
+// grad_x and grad_b keep their bits, grad_w sums the same nonzero products grouped by depth blocks
+// of counted rows, equal to rounding when there are more than 256 of them.
 // The logits do not carry a gradient: a second loss on them needs linear() and cross_entropy().
 //   auto [loss, logits] = ops::linear_cross_entropy(h, decoder_weight, decoder_bias, labels);
 // x: [..., in], w: [C, in], b: [C] or undefined, target: [...] -> loss as cross_entropy, logits [..., C]
@@ -223,28 +229,71 @@ LinearCrossEntropy<T> linear_cross_entropy(const Tensor<T>& x_in, const Tensor<T
   y = autograd::record<T>("linear_cross_entropy", std::move(y), {x_in, w_in, b},
                           [x, w, xm, logits, tc, stats, options, counted, x_in = x_in.grad_target(), w_in, b](const Tensor<T>& grad_y) {
     const Index rows = xm.rows, in = xm.cols, classes = w.size(0);
+    std::optional<GradSlot<T>> gx, gw, gb;
+    if (x_in.requires_grad()) gx.emplace(x_in.grad_slot());
+    if (w_in.requires_grad()) gw.emplace(w_in.grad_slot());
+    if (b.defined() && b.requires_grad()) gb.emplace(b.grad_slot());
+    // Rows whose target is ignored have a zero logit gradient: the products run over the counted rows
+    // only (for a masked-LM loss at all positions, ~15% of them), gathered into a contiguous x.
+    const bool sparse = counted < rows;
+    std::vector<Index> kept;
+    Tensor<T> xk;
+    if (sparse) {
+      kept.reserve(static_cast<std::size_t>(counted));
+      for (Index i = 0; i < rows; ++i)
+        if (tc.data()[i] != options.ignore_index) kept.push_back(i);
+      if (gw) {
+        xk = Tensor<T>::empty({counted, in});
+        foundry::detail::parallel_for(counted, std::max<Index>(1, detail::kPointwiseGrain / std::max<Index>(in, 1)), [&](Index r0, Index r1) {
+          for (Index r = r0; r < r1; ++r)
+            for (Index j = 0; j < in; ++j) xk.data()[r * in + j] = xm.data[kept[static_cast<std::size_t>(r)] * xm.rs + j * xm.cs];
+        });
+      }
+    }
+    const Index k = sparse ? counted : rows;  // rows of the logit gradient
+    const detail::MatView<T> xs = sparse && gw ? detail::MatView<T>{xk.data(), k, in, in, 1} : xm;
+    // grad_x of the counted rows: straight into the slot when dense, else into gxk and scattered.
+    Tensor<T> gxk = sparse && gx ? Tensor<T>::empty({k, in}) : Tensor<T>();
+    T* gx_out = gx ? (sparse ? gxk.data() : gx->data()) : nullptr;
+    const bool gx_acc = gx && !sparse && gx->accumulate;
+    if (gx_out && classes == 0 && (sparse || !gx->accumulate)) std::fill_n(gx_out, k * in, T(0));
     // Columns per block: a multiple of the GEMM's depth block, ~8 MiB of gradient. grad_x sums over the
     // classes in depth blocks of sgemm::kKC: whole blocks keep every element's order of summation.
     constexpr Index kDepth = 256;
 #ifdef FOUNDRY_SGEMM_X86
     static_assert(kDepth % detail::sgemm::kKC == 0, "linear_cross_entropy: column blocks must be whole GEMM depth blocks");
 #endif
-    const Index budget = detail::linear_cross_entropy_block_elements() / std::max<Index>(rows, 1);
+    const Index budget = detail::linear_cross_entropy_block_elements() / std::max<Index>(k, 1);
     const Index width = std::min(classes, std::max<Index>(kDepth, budget / kDepth * kDepth));
-    Tensor<T> block = Tensor<T>::empty({rows, width});
-    std::optional<GradSlot<T>> gx, gw, gb;
-    if (x_in.requires_grad()) gx.emplace(x_in.grad_slot());
-    if (w_in.requires_grad()) gw.emplace(w_in.grad_slot());
-    if (b.defined() && b.requires_grad()) gb.emplace(b.grad_slot());
-    if (gx && !gx->accumulate && classes == 0) std::fill_n(gx->data(), rows * in, T(0));
-    for (Index c0 = 0; c0 < classes; c0 += width) {
+    Tensor<T> block = Tensor<T>::empty({k, width});
+    for (Index c0 = 0; c0 < classes && k > 0; c0 += width) {
       const Index c1 = std::min(classes, c0 + width), n = c1 - c0;
-      detail::cross_entropy_grads(logits.data(), stats.data(), tc.data(), rows, classes, c0, c1, grad_y, options, counted,
-                                  block.data(), false);
-      const detail::MatView<T> g{block.data(), rows, n, n, 1};
-      if (gx) detail::gemm(g, detail::MatView<T>{w.data() + c0 * in, n, in, in, 1}, gx->data(), gx->accumulate || c0 > 0);
-      if (gw) detail::gemm(g.transposed(), xm, gw->data() + c0 * in, gw->accumulate);
-      if (gb) detail::column_sums(block.data(), rows, n, gb->data() + c0, gb->accumulate);
+      detail::cross_entropy_grads(logits.data(), stats.data(), tc.data(), k, classes, c0, c1, grad_y, options, counted,
+                                  block.data(), false, sparse ? kept.data() : nullptr);
+      const detail::MatView<T> g{block.data(), k, n, n, 1};
+      if (gx) detail::gemm(g, detail::MatView<T>{w.data() + c0 * in, n, in, in, 1}, gx_out, gx_acc || c0 > 0);
+      if (gw) detail::gemm(g.transposed(), xs, gw->data() + c0 * in, gw->accumulate);
+      if (gb) detail::column_sums(block.data(), k, n, gb->data() + c0, gb->accumulate);
+    }
+    if (k == 0) {  // nothing counted: no gradient, but a first contribution writes its zeros
+      if (gw && !gw->accumulate) std::fill_n(gw->data(), classes * in, T(0));
+      if (gb && !gb->accumulate) std::fill_n(gb->data(), classes, T(0));
+    }
+    if (gx && sparse) {  // counted rows get gxk's, ignored rows nothing (zeros on a first contribution)
+      T* out = gx->data();
+      if (!gx->accumulate)
+        for (Index i = 0; i < rows; ++i)
+          if (tc.data()[i] == options.ignore_index) std::fill_n(out + i * in, in, T(0));
+      foundry::detail::parallel_for(k, std::max<Index>(1, detail::kPointwiseGrain / std::max<Index>(in, 1)), [&](Index r0, Index r1) {
+        for (Index r = r0; r < r1; ++r) {
+          T* dst = out + kept[static_cast<std::size_t>(r)] * in;
+          const T* src = gxk.data() + r * in;
+          if (gx->accumulate)
+            for (Index j = 0; j < in; ++j) dst[j] += src[j];
+          else
+            std::copy_n(src, in, dst);
+        }
+      });
     }
   });
   return {std::move(y), std::move(logits)};
