@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -201,9 +202,14 @@ def mlm_forward_flops(rows, model="mini"):
     return m["layers"] * layer + 2 * rows * c * (c + m["vocab"])
 
 
-def median(values):
-    v = sorted(values)
-    return v[len(v) // 2] if len(v) % 2 else 0.5 * (v[len(v) // 2 - 1] + v[len(v) // 2])
+median = statistics.median
+
+
+def run_torch_process(args, *flags):
+    """One PyTorch measurement in a fresh process of this script (internal flags); its last line of JSON."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--threads", str(args.threads), "--min-time", str(args.min_time), *flags]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def ratio_spread(ratios):
@@ -243,9 +249,7 @@ def main():
         ours_runs, theirs_runs = [], []
         for _ in range(repeats):
             ours_runs.append(run_foundry(args.build, args.threads, args.min_time, "-MlmTrainStep"))
-            out = subprocess.run([sys.executable, os.path.abspath(__file__), "--threads", str(args.threads), "--min-time",
-                                  str(args.min_time), "--torch-rows"], check=True, capture_output=True, text=True).stdout
-            theirs_runs.append(json.loads(out.strip().splitlines()[-1]))
+            theirs_runs.append(run_torch_process(args, "--torch-rows"))
         version = theirs_runs[0].pop("version")
         for t in theirs_runs[1:]:
             t.pop("version")
@@ -277,12 +281,8 @@ def main():
         mine, theirs = [], []
         for _ in range(repeats):
             mine.append(run_foundry(args.build, args.threads, args.min_time, f"^{name}/")[name])
-            cmd = [sys.executable, os.path.abspath(__file__), "--threads", str(args.threads), "--min-time", str(args.min_time),
-                   "--torch-mlm", "masked" if masked_only else "all", "--torch-model", model]
-            if checkpointing:
-                cmd.append("--torch-checkpointing")
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-            theirs.append(json.loads(out.strip().splitlines()[-1]))
+            flags = ["--torch-mlm", "masked" if masked_only else "all", "--torch-model", model]
+            theirs.append(run_torch_process(args, *flags, *(["--torch-checkpointing"] if checkpointing else [])))
         flops = 3 * mlm_forward_flops(theirs[0]["labelled"] if masked_only else B * S, model)
         ms_f, ms_t = median([m["real_time"] for m in mine]), median([t["ms"] for t in theirs])
         rss_f, rss_t = median([m["peak_RSS_MB"] for m in mine]), median([t["rss_mb"] for t in theirs])

@@ -115,13 +115,18 @@ TEST(BertModel, BadInputNamesTheValueAndTheLimit) {
               ThrowsMessage<IndexError>(HasSubstr("2")));
 }
 
-TEST(GptModel, NamesAndBadInput) {
+models::GptConfig tiny_gpt(Index positions, Index layers) {
   models::GptConfig c;
   c.vocab_size = 20;
-  c.n_positions = 8;
+  c.n_positions = positions;
   c.n_embd = 12;
-  c.n_layer = 1;
+  c.n_layer = layers;
   c.n_head = 3;
+  return c;
+}
+
+TEST(GptModel, NamesAndBadInput) {
+  auto c = tiny_gpt(8, 1);
   Generator g(4);
   models::GptModel<float> gpt(c, g);
   std::vector<std::string> names;
@@ -180,12 +185,7 @@ TEST(BertModel, GradientCheckpointingGivesTheSameBitsAndHoldsLess) {
 }
 
 TEST(GptModel, GradientCheckpointingGivesTheSameBits) {
-  models::GptConfig c;
-  c.vocab_size = 20;
-  c.n_positions = 16;
-  c.n_embd = 12;
-  c.n_layer = 2;
-  c.n_head = 3;
+  const auto c = tiny_gpt(16, 2);
   Generator data(1);
   const auto ids = randint(0, c.vocab_size, {2, 16}, data);
   auto run = [&](bool checkpointed) {
