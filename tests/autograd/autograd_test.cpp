@@ -97,6 +97,26 @@ TEST(Autograd, NoGradGuardAndDetachRecordNothing) {
   EXPECT_TRUE(d.shares_storage_with(x));
 }
 
+TEST(Autograd, GradModeGuardNestsAndRestoresOnThrow) {
+  auto x = Tensor<double>::from({{1, 2}}).requires_grad_(true);
+  {
+    NoGradGuard off;
+    {
+      GradModeGuard on(true);  // as checkpoint's recomputation inside a backward closure
+      EXPECT_TRUE(autograd::is_grad_enabled());
+      EXPECT_TRUE(matmul(x, x.t()).requires_grad());
+    }
+    EXPECT_FALSE(autograd::is_grad_enabled());
+    try {
+      GradModeGuard on(true);
+      throw std::runtime_error("inside");
+    } catch (const std::runtime_error&) {
+    }
+    EXPECT_FALSE(autograd::is_grad_enabled());
+  }
+  EXPECT_TRUE(autograd::is_grad_enabled());
+}
+
 TEST(Autograd, BackwardErrors) {
   auto x = Tensor<double>::from({1, 2});
   EXPECT_THAT([&] { x.backward(); }, ThrowsMessage<AutogradError>(HasSubstr("does not require grad")));

@@ -119,6 +119,31 @@ TEST(Checkpoint, NoGradModeAndNoGradientsNeededJustRunTheFunction) {
   EXPECT_EQ(calls, 2);
 }
 
+TEST(Checkpoint, CheckpointIfSwitchesBetweenCheckpointAndAPlainCall) {
+  Generator g(4);
+  auto w = randn<float>({4, 4}, g).requires_grad_(true);
+  int calls = 0;
+  auto fn = [&calls, w](const std::vector<Tensor<float>>& in) {
+    ++calls;
+    return matmul(in[0], w);
+  };
+  const auto x = randn<float>({3, 4}, g);
+  const auto plain = checkpoint_if<float>(false, fn, {x});
+  const auto ckpt = checkpoint_if<float>(true, fn, {x});
+  EXPECT_EQ(ckpt, plain);
+  ASSERT_TRUE(plain.grad_fn() && ckpt.grad_fn());
+  EXPECT_STRNE(plain.grad_fn()->name(), "checkpoint");
+  EXPECT_STREQ(ckpt.grad_fn()->name(), "checkpoint");
+  EXPECT_EQ(calls, 2);
+  ckpt.sum().backward();  // the recomputation: a third call
+  EXPECT_EQ(calls, 3);
+  const auto g_ckpt = w.grad().clone();
+  w.zero_grad();
+  plain.sum().backward();
+  EXPECT_EQ(w.grad(), g_ckpt);
+  EXPECT_EQ(calls, 3);
+}
+
 TEST(Checkpoint, RetainGraphRecomputesEachTime) {
   Generator g(3);
   auto x = randn<double>({5}, g).requires_grad_(true);

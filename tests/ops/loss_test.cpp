@@ -1,6 +1,7 @@
 // tests/ops/loss_test.cpp mirrors include/foundry/ops/loss.hpp
 #include "foundry/ops/loss.hpp"
 
+#include <array>
 #include <cmath>
 #include <map>
 #include <string>
@@ -193,21 +194,40 @@ TEST(LinearCrossEntropyOp, GradientsMatchFiniteDifferencesAcrossColumnBlocks) {
       xt, w));
 }
 
+// A linear_cross_entropy problem: x [rows..., in], w [classes, in] (scaled by 0.3), b [classes] and
+// class targets, every row whose flat index is not a multiple of `counted_every` ignored (-100) when
+// `ignore_others`, else every `counted_every`-th row ignored. leaves() gives fresh leaves of x, w, b
+// for each way of computing it.
+struct LinearCrossEntropyCase {
+  Tensor<float> x, w, b;
+  Tensor<std::int64_t> target;
+  LinearCrossEntropyCase(std::uint64_t seed, const Shape& rows, Index in, Index classes, Index every, bool ignore_others) {
+    Generator rng(seed);
+    Shape x_shape = rows;
+    x_shape.push_back(in);
+    x = random_tensor<float>(x_shape, rng);
+    w = random_tensor<float>({classes, in}, rng, 0.3);
+    b = random_tensor<float>({classes}, rng);
+    target = randint(0, classes, rows, rng);
+    for (Index i = 0; i < target.numel(); ++i)
+      if ((i % every == 0) != ignore_others) target.data()[i] = -100;
+  }
+  std::array<Tensor<float>, 3> leaves() const {
+    return {x.detach().requires_grad_(), w.detach().requires_grad_(), b.detach().requires_grad_()};
+  }
+};
+
 TEST(LinearCrossEntropyOp, EqualsLinearThenCrossEntropyBitForBit) {
   const SmallLinearCrossEntropyBlocks blocks;
-  Generator rng(12);
-  const auto x0 = random_tensor<float>({2, 50, 32}, rng);
-  const auto w0 = random_tensor<float>({700, 32}, rng, 0.3);
-  const auto b0 = random_tensor<float>({700}, rng);
-  auto target = randint(0, 700, {2, 50}, rng);
-  for (Index i = 0; i < target.numel(); i += 3) target.data()[i] = -100;
+  const LinearCrossEntropyCase c(12, {2, 50}, 32, 700, 3, false);  // every third row ignored
+  const auto& target = c.target;
   const ops::CrossEntropyOptions opt{.label_smoothing = 0.1};
 
-  const auto x1 = x0.detach().requires_grad_(), w1 = w0.detach().requires_grad_(), b1 = b0.detach().requires_grad_();
+  const auto [x1, w1, b1] = c.leaves();
   const auto logits1 = ops::linear(x1, w1, b1);
   const auto loss1 = ops::cross_entropy(logits1, target, opt);
   loss1.backward();
-  const auto x2 = x0.detach().requires_grad_(), w2 = w0.detach().requires_grad_(), b2 = b0.detach().requires_grad_();
+  const auto [x2, w2, b2] = c.leaves();
   const auto [loss2, logits2] = ops::linear_cross_entropy(x2, w2, b2, target, opt);
   EXPECT_FALSE(logits2.requires_grad());
   EXPECT_EQ(logits2.shape(), (Shape{2, 50, 700}));
@@ -227,21 +247,17 @@ TEST(LinearCrossEntropyOp, EqualsLinearThenCrossEntropyBitForBit) {
 // GEMM's depth blocks of counted rows (600 rows here, so more than one block): equal to rounding.
 TEST(LinearCrossEntropyOp, IgnoredRowsAreSkippedInBackward) {
   const SmallLinearCrossEntropyBlocks blocks;
-  Generator rng(21);
-  const auto x0 = random_tensor<float>({3, 200, 24}, rng);
-  const auto w0 = random_tensor<float>({520, 24}, rng, 0.3);
-  const auto b0 = random_tensor<float>({520}, rng);
-  auto target = randint(0, 520, {3, 200}, rng);
-  for (Index i = 0; i < target.numel(); ++i)
-    if (i % 7 != 0) target.data()[i] = -100;  // 86 counted rows of 600
+  const LinearCrossEntropyCase c(21, {3, 200}, 24, 520, 7, true);  // 86 counted rows of 600
+  const auto& target = c.target;
+  Generator rng(22);
   for (const auto reduction : {Reduction::Mean, Reduction::None}) {
     ops::CrossEntropyOptions opt{.label_smoothing = 0.05};
     opt.reduction = reduction;
     const auto r = random_tensor<float>({3, 200}, rng);
     auto reduce = [&](const Tensor<float>& loss) { return reduction == Reduction::None ? (loss * r).sum() : loss; };
-    const auto x1 = x0.detach().requires_grad_(), w1 = w0.detach().requires_grad_(), b1 = b0.detach().requires_grad_();
+    const auto [x1, w1, b1] = c.leaves();
     reduce(ops::cross_entropy(ops::linear(x1, w1, b1), target, opt)).backward();
-    const auto x2 = x0.detach().requires_grad_(), w2 = w0.detach().requires_grad_(), b2 = b0.detach().requires_grad_();
+    const auto [x2, w2, b2] = c.leaves();
     reduce(ops::linear_cross_entropy(x2, w2, b2, target, opt).loss).backward();
     const double tol = ops::detail::own_sgemm_enabled() ? 0.0 : 1e-5;
     EXPECT_TRUE(allclose(x2.grad(), x1.grad(), tol, tol));
@@ -255,7 +271,7 @@ TEST(LinearCrossEntropyOp, IgnoredRowsAreSkippedInBackward) {
   }
   // Nothing counted: zero gradients everywhere (a mean over nothing is NaN, its gradient 0).
   const auto none = Tensor<std::int64_t>::full({3, 200}, -100);
-  const auto x3 = x0.detach().requires_grad_(), w3 = w0.detach().requires_grad_(), b3 = b0.detach().requires_grad_();
+  const auto [x3, w3, b3] = c.leaves();
   const auto loss3 = ops::linear_cross_entropy(x3, w3, b3, none).loss;
   EXPECT_TRUE(std::isnan(loss3.item()));
   loss3.backward();

@@ -25,18 +25,6 @@ namespace foundry::autograd {
 
 namespace detail {
 
-// Sets grad mode for a scope and restores the previous one (backward closures run with it off).
-class GradModeGuard {
- public:
-  explicit GradModeGuard(bool on) : previous_(is_grad_enabled()) { set_grad_enabled(on); }
-  ~GradModeGuard() { set_grad_enabled(previous_); }
-  GradModeGuard(const GradModeGuard&) = delete;
-  GradModeGuard& operator=(const GradModeGuard&) = delete;
-
- private:
-  bool previous_;
-};
-
 struct GeneratorState {
   Generator* generator;
   std::uint64_t seed, offset;
@@ -85,7 +73,7 @@ Tensor<T> checkpoint(Fn&& fn, std::vector<Tensor<T>> inputs, std::vector<Generat
     detail::restore(states);
     Tensor<T> y;
     try {
-      detail::GradModeGuard recording(true);
+      GradModeGuard recording(true);
       y = body(xs);
     } catch (...) {
       detail::restore(now);
@@ -115,8 +103,18 @@ Tensor<T> checkpoint(Fn&& fn, std::vector<Tensor<T>> inputs, std::vector<Generat
   return output;
 }
 
+// fn(inputs) through checkpoint() when `on`, else called straight: the switch behind the models'
+// set_gradient_checkpointing (on = the switch and training mode), one layer at a time.
+// Usage: h = checkpoint_if<T>(on, [layer, mask](const auto& x) { return layer->forward(x[0], mask); }, {h}, {gen});
+template <class T, class Fn>
+Tensor<T> checkpoint_if(bool on, Fn&& fn, std::vector<Tensor<T>> inputs, std::vector<Generator*> generators = {}) {
+  if (!on) return fn(inputs);
+  return checkpoint<T>(std::forward<Fn>(fn), std::move(inputs), std::move(generators));
+}
+
 }  // namespace foundry::autograd
 
 namespace foundry {
 using autograd::checkpoint;
+using autograd::checkpoint_if;
 }

@@ -15,20 +15,28 @@ inline bool& grad_enabled_flag() {
 inline bool is_grad_enabled() { return detail::grad_enabled_flag(); }
 inline void set_grad_enabled(bool on) { detail::grad_enabled_flag() = on; }
 
-// Usage: { NoGradGuard guard; auto logits = model.forward(x); }  // nothing recorded here
-class NoGradGuard {
+// Sets grad mode for a scope and puts the previous one back when it ends (also by an exception).
+// Usage: { GradModeGuard recording(true); y = f(x); }  // recorded even inside a backward closure
+class GradModeGuard {
  public:
-  NoGradGuard() : previous_(is_grad_enabled()) { set_grad_enabled(false); }
-  ~NoGradGuard() { set_grad_enabled(previous_); }
-  NoGradGuard(const NoGradGuard&) = delete;
-  NoGradGuard& operator=(const NoGradGuard&) = delete;
+  explicit GradModeGuard(bool on) : previous_(is_grad_enabled()) { set_grad_enabled(on); }
+  ~GradModeGuard() { set_grad_enabled(previous_); }
+  GradModeGuard(const GradModeGuard&) = delete;
+  GradModeGuard& operator=(const GradModeGuard&) = delete;
 
  private:
   bool previous_;
 };
 
+// Usage: { NoGradGuard guard; auto logits = model.forward(x); }  // nothing recorded here
+class NoGradGuard : public GradModeGuard {
+ public:
+  NoGradGuard() : GradModeGuard(false) {}
+};
+
 }  // namespace foundry::autograd
 
 namespace foundry {
+using autograd::GradModeGuard;
 using autograd::NoGradGuard;
 }

@@ -193,11 +193,10 @@ class BertModel : public nn::Module<T> {
     if (in.output_hidden_states) out.hidden_states.push_back(h);
     for (const auto& layer : *encoder_->layer) {
       Tensor<T> weights;
-      if (gradient_checkpointing_ && this->is_training() && !in.output_attentions)
-        h = autograd::checkpoint<T>([layer, mask](const std::vector<Tensor<T>>& x) { return layer->forward(x[0], mask); },
-                                    {h}, {gen_});
-      else
-        h = layer->forward(h, mask, in.output_attentions ? &weights : nullptr);
+      Tensor<T>* wp = in.output_attentions ? &weights : nullptr;  // attention weights are not checkpointed
+      h = autograd::checkpoint_if<T>(gradient_checkpointing_ && this->is_training() && !wp,
+                                     [layer, mask, wp](const std::vector<Tensor<T>>& x) { return layer->forward(x[0], mask, wp); },
+                                     {h}, {gen_});
       if (in.output_hidden_states) out.hidden_states.push_back(h);
       if (in.output_attentions) out.attentions.push_back(weights);
     }

@@ -189,11 +189,11 @@ class GptModel : public nn::Module<T> {
     Tensor<T> h = drop_->forward(wte_->forward(ids) + wpe_->forward(arange<std::int64_t>(position_offset, position_offset + S)));
     for (std::size_t i = 0; i < h_->size(); ++i) {
       const auto& block = (*h_)[i];
-      if (gradient_checkpointing_ && this->is_training() && !cache)
-        h = autograd::checkpoint<T>([block, mask](const std::vector<Tensor<T>>& x) { return block->forward(x[0], mask); }, {h},
-                                    {gen_});
-      else
-        h = block->forward(h, mask, cache ? &cache->layers[i] : nullptr);
+      auto* layer_cache = cache ? &cache->layers[i] : nullptr;  // generation's key/value cache is not checkpointed
+      h = autograd::checkpoint_if<T>(gradient_checkpointing_ && this->is_training() && !layer_cache,
+                                     [block, mask, layer_cache](const std::vector<Tensor<T>>& x) {
+                                       return block->forward(x[0], mask, layer_cache);
+                                     }, {h}, {gen_});
     }
     return ln_f_->forward(h);
   }

@@ -40,11 +40,9 @@ class TransformerEncoder : public Module<T> {
   Tensor<T> forward(const Tensor<T>& x, const AttentionMask<T>& mask = {}) const {
     Tensor<T> h = x;
     for (const auto& layer : *layers_) {
-      if (checkpointing_ && this->is_training())
-        h = autograd::checkpoint<T>([layer, mask](const std::vector<Tensor<T>>& in) { return layer->forward(in[0], mask); }, {h},
-                                    {gen_});
-      else
-        h = layer->forward(h, mask);
+      h = autograd::checkpoint_if<T>(checkpointing_ && this->is_training(),
+                                     [layer, mask](const std::vector<Tensor<T>>& in) { return layer->forward(in[0], mask); }, {h},
+                                     {gen_});
     }
     return norm_ ? norm_->forward(h) : h;
   }
@@ -78,12 +76,10 @@ class TransformerDecoder : public Module<T> {
                     const AttentionMask<T>& memory_mask = {}) const {
     Tensor<T> h = y;
     for (const auto& layer : *layers_) {
-      if (checkpointing_ && this->is_training())
-        h = autograd::checkpoint<T>([layer, self_mask, memory_mask](const std::vector<Tensor<T>>& in) {
-          return layer->forward(in[0], in[1], self_mask, memory_mask);
-        }, {h, memory}, {gen_});
-      else
-        h = layer->forward(h, memory, self_mask, memory_mask);
+      h = autograd::checkpoint_if<T>(checkpointing_ && this->is_training(),
+                                     [layer, self_mask, memory_mask](const std::vector<Tensor<T>>& in) {
+                                       return layer->forward(in[0], in[1], self_mask, memory_mask);
+                                     }, {h, memory}, {gen_});
     }
     return norm_ ? norm_->forward(h) : h;
   }

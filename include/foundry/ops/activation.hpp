@@ -121,6 +121,8 @@ inline FloatPacket exp_packet(const FloatPacket& s_in) {
   P r = pmadd(n, pset1<P>(-0.693359375f), s);
   r = pmadd(n, pset1<P>(2.12194440e-4f), r);
   P y = pset1<P>(1.9875691500e-4f);
+  // Unrolled (GCC keeps a loop over a braced list at -O2, reloading each coefficient): gelu 20% faster.
+#pragma GCC unroll 8
   for (const float c : {1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f})
     y = pmadd(y, r, pset1<P>(c));
   y = pmadd(y, pmul(r, r), padd(r, pset1<P>(1.0f)));
@@ -148,6 +150,7 @@ inline FloatPacket normal_cdf_packet(const FloatPacket& x_in) {
   const P x = pmax(pmin(x_in, pset1<P>(20.0f)), pset1<P>(-20.0f));
   const P t = pdiv(one, pmadd(pset1<P>(0.35355339f), pabs(x), one));  // z/2 = |x|/(2√2)
   P p = pset1<P>(0.17087277f);
+#pragma GCC unroll 16
   for (const float c : {-0.82215223f, 1.48851587f, -1.13520398f, 0.27886807f, -0.18628806f, 0.09678418f, 0.37409196f,
                         1.00002368f, -1.26551223f})
     p = pmadd(p, t, pset1<P>(c));

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "foundry/ops/index.hpp"
 #include "foundry/ops/linear.hpp"
 #include "foundry/ops/softmax.hpp"
 
@@ -244,10 +245,7 @@ LinearCrossEntropy<T> linear_cross_entropy(const Tensor<T>& x_in, const Tensor<T
         if (tc.data()[i] != options.ignore_index) kept.push_back(i);
       if (gw) {
         xk = Tensor<T>::empty({counted, in});
-        foundry::detail::parallel_for(counted, std::max<Index>(1, detail::kPointwiseGrain / std::max<Index>(in, 1)), [&](Index r0, Index r1) {
-          for (Index r = r0; r < r1; ++r)
-            for (Index j = 0; j < in; ++j) xk.data()[r * in + j] = xm.data[kept[static_cast<std::size_t>(r)] * xm.rs + j * xm.cs];
-        });
+        detail::gather_rows(xk.data(), x.contiguous_data().data(), kept.data(), 1, rows, counted, in);
       }
     }
     const Index k = sparse ? counted : rows;  // rows of the logit gradient
@@ -280,20 +278,8 @@ LinearCrossEntropy<T> linear_cross_entropy(const Tensor<T>& x_in, const Tensor<T
       if (gb && !gb->accumulate) std::fill_n(gb->data(), classes, T(0));
     }
     if (gx && sparse) {  // counted rows get gxk's, ignored rows nothing (zeros on a first contribution)
-      T* out = gx->data();
-      if (!gx->accumulate)
-        for (Index i = 0; i < rows; ++i)
-          if (tc.data()[i] == options.ignore_index) std::fill_n(out + i * in, in, T(0));
-      foundry::detail::parallel_for(k, std::max<Index>(1, detail::kPointwiseGrain / std::max<Index>(in, 1)), [&](Index r0, Index r1) {
-        for (Index r = r0; r < r1; ++r) {
-          T* dst = out + kept[static_cast<std::size_t>(r)] * in;
-          const T* src = gxk.data() + r * in;
-          if (gx->accumulate)
-            for (Index j = 0; j < in; ++j) dst[j] += src[j];
-          else
-            std::copy_n(src, in, dst);
-        }
-      });
+      if (!gx->accumulate) std::fill_n(gx->data(), rows * in, T(0));  // 0 + v is v: the same bits as a copy
+      detail::scatter_add_rows(gx->data(), gxk.data(), kept.data(), 1, rows, k, in);
     }
   });
   return {std::move(y), std::move(logits)};
